@@ -1,0 +1,54 @@
+"""The authorization server: PAR, login and consent, codes and tokens."""
+
+import logging
+import os
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import keys
+from . import models
+from . import oauth2
+from . import views
+from .config import Config
+
+
+def create_app(test_config=None):
+    """Create and configure the authorization server."""
+    app = Flask(__name__, instance_relative_config=True)
+    # Settings: documented defaults from config.py, then a test's overrides.
+    app.config.from_object(Config)
+    if test_config is not None:
+        app.config.update(test_config)
+
+    # State lives in a database every worker shares: SQLite in the instance folder by default.
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/auth_server.sqlite"
+
+    # Bodies larger than this get 413 (RFC 9126 §2.3 lists it for the PAR endpoint).
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+
+    # DEMO ONLY: Authlib refuses plain http unless told; the demo runs on http://localhost.
+    if app.config["ISSUER"].startswith("http://"):
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+    # Each protocol step is logged on the "auth_server" logger (never a secret).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    # Tables and demo clients/users, then the first signing key if there is none.
+    models.init_app(app)
+    with app.app_context():
+        keys.ensure_signing_key()
+
+    # CSRF tokens on the login and consent forms.
+    csrf = CSRFProtect(app)
+
+    # OAuth: grants, PKCE, PAR, OpenID Connect (oauth2.py), then the views.
+    oauth2.config_oauth(app)
+    views.init_app(app, csrf)
+
+    # Gunicorn forks its workers after this; each must open its own connections.
+    with app.app_context():
+        models.db.engine.dispose()
+    return app

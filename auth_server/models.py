@@ -1,0 +1,231 @@
+"""SQLAlchemy models: everything the server remembers lives in the database.
+
+Gunicorn runs several worker processes, so nothing about a flow may live in one
+process's memory: pushed requests, logins in progress, codes, tokens and keys are
+rows here, and every worker sees the same ones.
+"""
+
+import hashlib
+import time
+
+from authlib.integrations.sqla_oauth2 import OAuth2AuthorizationCodeMixin
+from authlib.integrations.sqla_oauth2 import OAuth2ClientMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+db = SQLAlchemy()
+
+
+def now():
+    """The current time in whole seconds, as JWT and OAuth count it."""
+    return int(time.time())
+
+
+def sha256(value):
+    """Hash a bearer secret (a refresh token) so the database never holds it."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class User(db.Model):
+    """A resource owner who can log in."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(128))
+
+    def set_password(self, password):
+        """Store a salted hash of the password, never the password."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        """True if the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def get_user_id(self):
+        """The `sub` claim: a stable identifier, as Authlib asks of a user."""
+        return self.sub
+
+    def claims(self, scope):
+        """OIDC Core §5.4: the claims each granted scope releases (ID token, /userinfo)."""
+        scopes = scope.split()
+        claims = {"sub": self.sub}
+        if "profile" in scopes:
+            claims.update(name=self.name, preferred_username=self.username)
+        if "email" in scopes:
+            claims.update(email=self.email, email_verified=True)
+        return claims
+
+
+class Client(db.Model, OAuth2ClientMixin):
+    """A registered client; its metadata (RFC 7591 names) is a JSON column."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+    @property
+    def token_endpoint_auth_methods(self):
+        """The ways this client may authenticate (one client may allow several)."""
+        return self.client_metadata.get("token_endpoint_auth_methods", [])
+
+    @property
+    def require_pushed_authorization_requests(self):
+        """RFC 9126 §6: this client's authorization requests must come through PAR."""
+        return self.client_metadata.get("require_pushed_authorization_requests", False)
+
+    @property
+    def require_pkce(self):
+        """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
+        return self.client_metadata.get("require_pkce", True)
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        """RFC 9126 §2: the PAR endpoint authenticates clients as the token endpoint does."""
+        return method in self.token_endpoint_auth_methods
+
+
+class PushedRequest(db.Model):
+    """RFC 9126 §2: an authorization request pushed by a client, until it is used."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    params: Mapped[dict] = mapped_column(JSON)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+    used_at: Mapped[int | None] = mapped_column(Integer)
+
+
+class Interaction(db.Model):
+    """A login in progress: the pushed request lives here once the browser arrives.
+
+    The request_uri only has to survive until the browser reaches /authorize; the
+    login and consent that follow may take longer (a slow typist must not fail).
+    """
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(48))
+    request_uri: Mapped[str] = mapped_column(String(128), index=True)
+    params: Mapped[dict] = mapped_column(JSON)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    auth_time: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+    completed_at: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def scopes(self):
+        """The scopes the client pushed, in order, for the consent page."""
+        return self.params.get("scope", "").split()
+
+    @property
+    def user(self):
+        """The user who logged in during this interaction, if any yet."""
+        return db.session.get(User, self.user_id) if self.user_id else None
+
+
+class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
+    """An authorization code; kept after use so a replay can be detected."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    audience: Mapped[list] = mapped_column(JSON, default=list)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+    used_at: Mapped[int | None] = mapped_column(Integer)
+
+    def is_expired(self):
+        """RFC 6749 §4.1.2: codes MUST expire shortly after they are issued."""
+        return self.expires_at < now()
+
+
+class Token(db.Model):
+    """One issued access token (by its `jti`) and the refresh token issued with it.
+
+    Access tokens are self-contained JWTs; the row lets the server revoke a whole
+    family (every token descended from one authorization code) when a code or a
+    refresh token is replayed (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    audience: Mapped[list] = mapped_column(JSON)
+    auth_time: Mapped[int | None] = mapped_column(Integer)
+    family: Mapped[int] = mapped_column(ForeignKey("authorization_code.id"), index=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(Integer)
+    refresh_expires_at: Mapped[int | None] = mapped_column(Integer)
+    refresh_used_at: Mapped[int | None] = mapped_column(Integer)
+    revoked_at: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def user(self):
+        """The user the token was issued for."""
+        return db.session.get(User, self.user_id)
+
+    # Authlib's RefreshTokenGrant reads these three.
+    def check_client(self, client):
+        """True if the token was issued to this client."""
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self):
+        """The scope granted with the token."""
+        return self.scope
+
+
+class SigningKey(db.Model):
+    """An RS256 key pair, stored so every worker and replica signs with the same key."""
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_jwk: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(Integer)
+
+
+@event.listens_for(Engine, "connect")
+def _tune_sqlite(dbapi_connection, connection_record):
+    """SQLite: WAL lets readers and one writer work at once; wait on locks, don't fail."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def seed_demo_data(config):
+    """Create or update the demo clients and users from the config (the source of truth)."""
+    for data in config["CLIENTS"]:
+        client = db.session.scalar(db.select(Client).filter_by(client_id=data["client_id"]))
+        if client is None:
+            client = Client(client_id=data["client_id"], client_id_issued_at=now())
+            db.session.add(client)
+        client.client_secret = data["client_secret"]
+        client.set_client_metadata({k: v for k, v in data.items() if k not in ("client_id", "client_secret")})
+    for data in config["USERS"]:
+        user = db.session.scalar(db.select(User).filter_by(username=data["username"]))
+        if user is None:
+            user = User(username=data["username"])
+            db.session.add(user)
+        user.sub, user.name, user.email = data["sub"], data["name"], data["email"]
+        if not user.password_hash or not user.check_password(data["password"]):
+            user.set_password(data["password"])
+    db.session.commit()
+
+
+def init_app(app):
+    """Bind the database to the app, create the tables and load the demo data."""
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+        seed_demo_data(app.config)

@@ -1,0 +1,266 @@
+"""Authlib policy: every OAuth decision this server makes is configured here.
+
+Grant classes override only the hooks Authlib asks for; `config_oauth(app)` then
+switches each capability on, one commented line each.
+"""
+
+import logging
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import grants as oidc_grants
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from flask import current_app
+from joserfc.jwk import KeySet
+
+from . import keys
+from . import tokens
+from .models import AuthorizationCode
+from .models import Client
+from .models import Token
+from .models import User
+from .models import db
+from .models import now
+from .models import sha256
+from .par import PushedAuthorizationEndpoint
+from .par import PushedAuthorizationRequests
+
+log = logging.getLogger("auth_server")
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource (audience) is not one this server knows."""
+
+    error = "invalid_target"
+
+
+class AuthorizationServer(FlaskAuthorizationServer):
+    """Authlib's Flask server, able to resume a login from its stored parameters."""
+
+    def create_oauth2_request(self, request):
+        """Use a request rebuilt from a login in progress as it is; else read Flask's."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+class PKCE(CodeChallenge):
+    """RFC 7636, with RFC 9700 §2.1.1's rules: S256 only, required where the client says."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        """Refuse a missing challenge (for clients that need one) and the plain method."""
+        params = grant.request.payload.data
+        if grant.request.client.require_pkce and not params.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send a code_challenge (S256).")
+        # RFC 7636 §4.3: a missing method means "plain", which we refuse.
+        if params.get("code_challenge") and params.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only code_challenge_method=S256 is accepted.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    """OpenID Connect on the code grant: an ID token signed with our current key."""
+
+    def resolve_client_private_key(self, client):
+        """The key that signs ID tokens: the newest one, as for access tokens."""
+        return keys.current_signing_key()
+
+    def get_encode_header(self, client):
+        """RS256 with the kid, so clients can pick the key from the JWKS."""
+        return {"alg": "RS256", "typ": "JWT", "kid": keys.current_signing_key().kid}
+
+    def get_client_claims(self, client):
+        """OIDC Core §2: iss, aud and exp; azp names the client that asked."""
+        config = current_app.config
+        return {
+            "iss": config["ISSUER"],
+            "aud": [client.client_id],
+            "azp": client.client_id,
+            "exp": now() + config["ID_TOKEN_EXPIRES_IN"],
+        }
+
+    def exists_nonce(self, nonce, request):
+        """OIDC Core §15.5.2: refuse a nonce this client already used."""
+        query = db.select(AuthorizationCode.id).filter_by(client_id=request.payload.client_id, nonce=nonce)
+        return db.session.scalar(query) is not None
+
+    def generate_user_info(self, user, scope):
+        """The profile claims the granted scopes release."""
+        return user.claims(scope)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """The code grant: codes in the database, single use, bound to client and PKCE."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_authorization_request(self):
+        """Authlib's checks, then the audience (RFC 8707 resource indicators)."""
+        redirect_uri = super().validate_authorization_request()
+        audience, reason = tokens.requested_audience(self.request.payload.data, current_app.config["AUDIENCES"])
+        if reason:
+            raise InvalidTargetError(reason, redirect_uri=redirect_uri)
+        self.request.audience = audience
+        return redirect_uri
+
+    def save_authorization_code(self, code, request):
+        """Store the code with everything the token request will be checked against."""
+        params = request.payload.data
+        db.session.add(AuthorizationCode(
+            code=code,
+            client_id=request.client.client_id,
+            user_id=request.user.id,
+            redirect_uri=params.get("redirect_uri", ""),
+            response_type=params.get("response_type"),
+            scope=request.scope,
+            nonce=params.get("nonce"),
+            auth_time=request.interaction.auth_time,
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=params.get("code_challenge_method"),
+            audience=request.audience,
+            expires_at=now() + current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"],
+        ))
+        db.session.commit()
+
+    def query_authorization_code(self, code, client):
+        """Use up the code in one UPDATE; a second use revokes what the first issued."""
+        claimed = db.session.execute(
+            db.update(AuthorizationCode)
+            .where(AuthorizationCode.code == code, AuthorizationCode.client_id == client.client_id,
+                   AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at >= now())
+            .values(used_at=now())
+        ).rowcount
+        db.session.commit()
+        item = db.session.scalar(db.select(AuthorizationCode).filter_by(code=code, client_id=client.client_id))
+        if claimed == 1:
+            return item
+        if item is not None and item.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens it issued.
+            tokens.revoke_family(item.id, "authorization code replayed")
+        return None
+
+    def delete_authorization_code(self, authorization_code):
+        """Nothing to do: the code was marked used when it was claimed, and is kept
+        (not deleted) so that a replay is recognised as one."""
+
+    def authenticate_user(self, authorization_code):
+        """The user who consented when the code was issued."""
+        return db.session.get(User, authorization_code.user_id)
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):
+        """Issue tokens for the code's audience; the code starts a new token family."""
+        code = self.request.authorization_code
+        return tokens.issue_tokens(self.client, user, scope, code.audience, code.auth_time,
+                                   family=code.id, include_refresh_token=include_refresh_token)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
+
+    def authenticate_refresh_token(self, refresh_token):
+        """Use up the refresh token; using one twice revokes its whole family."""
+        row = db.session.scalar(db.select(Token).filter_by(refresh_token_hash=sha256(refresh_token)))
+        if row is None or row.revoked_at is not None or row.refresh_expires_at < now():
+            return None
+        claimed = db.session.execute(
+            db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
+            .values(refresh_used_at=now())
+        ).rowcount
+        db.session.commit()
+        if claimed != 1:
+            # RFC 9700 §4.14.2: a rotated refresh token came back; someone has a copy.
+            tokens.revoke_family(row.family, "refresh token reused")
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token):
+        """The user the refresh token was issued for."""
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token):
+        """Nothing more to do: the old refresh token was used up when it was claimed."""
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):
+        """Issue tokens for the same audience and family as the refresh token."""
+        old = self.request.refresh_token
+        return tokens.issue_tokens(self.client, user, scope, old.audience, old.auth_time,
+                                   family=old.family, include_refresh_token=include_refresh_token)
+
+
+class IssuerInResponse(IssuerParameter):
+    """RFC 9207: `iss` in every authorization response, so clients can spot a mix-up."""
+
+    def __init__(self, issuer):
+        self.issuer = issuer
+
+    def get_issuer(self):
+        """Our issuer identifier."""
+        return self.issuer
+
+
+class AccessTokenValidator(JWTBearerTokenValidator):
+    """Validates our own access tokens where we are the resource server (/userinfo)."""
+
+    def get_jwks(self):
+        """Our published keys."""
+        return KeySet.import_key_set(keys.public_jwks())
+
+    def authenticate_token(self, token_string):
+        """Authlib's RFC 9068 checks, then refuse a token whose family was revoked."""
+        claims = super().authenticate_token(token_string)
+        if tokens.is_revoked(claims.get("jti")):
+            raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
+        return claims
+
+
+def query_client(client_id):
+    """Find a registered client by its id."""
+    return db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+
+
+def save_token(token, request):
+    """Commit the token row that tokens.issue_tokens added to the session."""
+    db.session.commit()
+
+
+# Protects /userinfo; its validator is registered in config_oauth.
+require_oauth = ResourceProtector()
+
+
+def config_oauth(app):
+    """Build this app's authorization server and switch each capability on."""
+    config = app.config
+    server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+    # The scopes the server knows; anything else is invalid_scope.
+    server.scopes_supported = list(config["SCOPES"])
+    # The authorization code grant, with OpenID Connect and PKCE (S256 only).
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False), PKCE()])
+    # Refresh tokens, rotated on every use.
+    server.register_grant(RefreshTokenGrant)
+    # RFC 9126: the PAR endpoint, and request_uri resolution at /authorize.
+    server.register_endpoint(PushedAuthorizationEndpoint(config["PAR_EXPIRES_IN"]))
+    server.register_extension(PushedAuthorizationRequests(config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"]))
+    # RFC 9207: iss in every authorization response.
+    server.register_extension(IssuerInResponse(config["ISSUER"]))
+    # Our access tokens are accepted at /userinfo (Auth0 does the same).
+    require_oauth.register_token_validator(AccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
+    app.extensions["authorization_server"] = server
+
+
+def authorization_server():
+    """The current app's authorization server, for the views."""
+    return current_app.extensions["authorization_server"]

@@ -1,0 +1,170 @@
+"""RFC 9126, Pushed Authorization Requests, built on Authlib's own seams.
+
+Two pieces, as Authlib's JAR support (RFC 9101) is built:
+- `PushedAuthorizationEndpoint`: POST /oauth/par. The client authenticates, its
+  request is validated exactly as an authorization request would be, and it is
+  stored under a fresh `request_uri` (§2).
+- `PushedAuthorizationRequests`: an extension hooked on `before_get_authorization_grant`
+  that, at /authorize, swaps `client_id` + `request_uri` for the pushed parameters (§4).
+"""
+
+import logging
+import secrets
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749.endpoint import Endpoint
+from authlib.oauth2.rfc6749.endpoint import EndpointRequest
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
+
+from .models import PushedRequest
+from .models import db
+from .models import now
+
+log = logging.getLogger("auth_server")
+
+# RFC 9126 §2.2: the request_uri is a URN with this prefix and a one-time reference.
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+
+# Parameters that authenticate the client; they are never stored with the request.
+CLIENT_CREDENTIALS = ("client_secret", "client_assertion", "client_assertion_type")
+
+
+class PushedAuthorizationEndpoint(Endpoint):
+    """POST /oauth/par: validate and store an authorization request (RFC 9126 §2)."""
+
+    ENDPOINT_NAME = "pushed_authorization"
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def __init__(self, expires_in):
+        super().__init__()
+        self.expires_in = expires_in
+
+    def validate_request(self, request):
+        """Authenticate the client, then validate its request as /authorize would."""
+        # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
+        client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="par")
+        form = request.form
+        # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.
+        if "request_uri" in form:
+            raise InvalidRequestError("The 'request_uri' parameter must not be pushed.")
+        if form.get("client_id", client.client_id) != client.client_id:
+            raise InvalidRequestError("The 'client_id' does not match the authenticated client.")
+        # RFC 6749 §3.1: no parameter may appear twice.
+        for name in form:
+            if len(form.getlist(name)) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        params = {k: v for k, v in form.items() if k not in CLIENT_CREDENTIALS}
+        params["client_id"] = client.client_id
+        request.payload = BasicOAuth2Payload(params)
+        request.pushed = True
+        try:
+            # RFC 9126 §2.1: validated exactly as an authorization request would be
+            # (redirect_uri, response_type, scope, PKCE, audience), by the same grant.
+            grant = self.server.get_authorization_grant(request)
+            grant.validate_authorization_request()
+        except OAuth2Error as error:
+            # RFC 9126 §2.3: errors go back in the push response, never to a redirect.
+            error.redirect_uri = None
+            error.state = None
+            raise
+        return EndpointRequest(request=request, client=client)
+
+    def create_response(self, validated):
+        """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
+        purge_expired()
+        # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
+        reference = secrets.token_urlsafe(32)
+        db.session.add(PushedRequest(
+            reference=reference,
+            client_id=validated.client.client_id,
+            params=dict(validated.request.payload.data),
+            expires_at=now() + self.expires_in,
+        ))
+        db.session.commit()
+        log.info("step 2-3 par: pushed request stored client=%s ref=%s… expires_in=%d",
+                 validated.client.client_id, reference[:8], self.expires_in)
+        body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": self.expires_in}
+        return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+class PushedAuthorizationRequests:
+    """Authorization-server extension: resolve `request_uri` at /authorize (RFC 9126 §4)."""
+
+    def __init__(self, require_for_all_clients=False):
+        self.require_for_all_clients = require_for_all_clients
+
+    def __call__(self, server):
+        server.register_hook("before_get_authorization_grant", self.resolve_request_uri)
+
+    def resolve_request_uri(self, server, request):
+        """Swap client_id + request_uri for the pushed parameters, using it up."""
+        if getattr(request, "pushed", False):
+            return  # already the pushed parameters (the push itself, or a login in progress)
+        client_id = request.payload.client_id
+        client = server.query_client(client_id) if client_id else None
+        if client is None:
+            # RFC 6749 §4.1.2.1: an unknown client is shown an error, never redirected.
+            raise InvalidClientError(description="Unknown or missing 'client_id'.")
+        request_uri = request.payload.data.get("request_uri")
+        if not request_uri:
+            # RFC 9126 §5-6: a client (or server) that requires PAR cannot skip it.
+            if self.require_for_all_clients or client.require_pushed_authorization_requests:
+                raise InvalidRequestError(
+                    f"Client '{client_id}' must push its authorization request to the PAR "
+                    "endpoint first (RFC 9126) and send only client_id and request_uri here."
+                )
+            return  # a plain authorization request from a client that may send one
+        params = use_pushed_request(request_uri, client_id)
+        # RFC 9126 §4: the pushed parameters are the request; anything else sent on
+        # the front channel is ignored, so a tampered URL cannot change scope or
+        # redirect_uri.
+        ignored = sorted(set(request.payload.data) - {"client_id", "request_uri"})
+        if ignored:
+            log.warning("step 4 authorize: ignored front-channel parameters %s", ignored)
+        request.payload = BasicOAuth2Payload(params)
+        request.pushed = True
+        request.request_uri = request_uri
+
+
+def use_pushed_request(request_uri, client_id):
+    """Use up a request_uri: it must exist, be unexpired, be the client's, and be unused.
+
+    One UPDATE does the check and the marking, so two browsers (or two workers)
+    racing with the same request_uri cannot both win (RFC 9126 §4: one-time use).
+    """
+    reference = request_uri.removeprefix(REQUEST_URI_PREFIX)
+    claimed = db.session.execute(
+        db.update(PushedRequest)
+        .where(PushedRequest.reference == reference, PushedRequest.client_id == client_id,
+               PushedRequest.used_at.is_(None), PushedRequest.expires_at >= now())
+        .values(used_at=now())
+    ).rowcount
+    db.session.commit()
+    pushed = db.session.scalar(db.select(PushedRequest).filter_by(reference=reference))
+    if claimed != 1:
+        raise InvalidRequestUriError(description=_why_unusable(pushed, request_uri, client_id))
+    log.info("step 4 authorize: request_uri used client=%s ref=%s…", client_id, reference[:8])
+    return pushed.params
+
+
+def _why_unusable(pushed, request_uri, client_id):
+    """Say exactly why a request_uri was refused, for the error page."""
+    if pushed is None or not request_uri.startswith(REQUEST_URI_PREFIX):
+        return "Unknown 'request_uri'."
+    if pushed.client_id != client_id:
+        return "This 'request_uri' was pushed by another client."
+    if pushed.used_at is not None:
+        return "This 'request_uri' has already been used (RFC 9126 §4: one-time use)."
+    return "This 'request_uri' has expired; the client must push its request again."
+
+
+def purge_expired(grace=300):
+    """Delete pushed requests past their lifetime, so a flood cannot grow the store.
+
+    Expired rows are kept a few minutes first, so a late browser is told "expired"
+    rather than "unknown".
+    """
+    db.session.execute(db.delete(PushedRequest).where(PushedRequest.expires_at < now() - grace))

@@ -1,0 +1,128 @@
+"""The front channel: /authorize (step 4), then login and consent (steps 5-7)."""
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms import SubmitField
+
+from .. import interactions
+from ..models import Client
+from ..models import User
+from ..models import db
+from ..oauth2 import authorization_server
+
+bp = Blueprint("authorize", __name__)
+
+
+class LoginForm(FlaskForm):
+    """Username and password (CSRF token included by Flask-WTF)."""
+
+    username = StringField("Username")
+    password = PasswordField("Password")
+
+
+class ConsentForm(FlaskForm):
+    """Allow or deny: denying is a first-class outcome (access_denied)."""
+
+    allow = SubmitField("Allow")
+    deny = SubmitField("Deny")
+
+
+@bp.get("/authorize")
+def authorize():
+    """Step 4: the browser arrives with client_id and request_uri; check them now."""
+    # RFC 9126 §4: the same browser reloading this URL resumes its login.
+    request_uri = request.args.get("request_uri")
+    if request_uri and (interaction := interactions.resume(request_uri)):
+        return redirect(url_for(".login", interaction_id=interaction.id), 303)
+    try:
+        # Resolves the request_uri (par.py), then validates like any authorization request.
+        grant = authorization_server().get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return authorization_error(error)
+    interaction = interactions.start(grant.request)
+    return redirect(url_for(".login", interaction_id=interaction.id), 303)
+
+
+@bp.route("/interaction/<interaction_id>/login", methods=["GET", "POST"])
+def login(interaction_id):
+    """Step 5: the user authenticates."""
+    interaction = interactions.load(interaction_id)
+    if interaction is None:
+        return login_gone()
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = db.session.scalar(db.select(User).filter_by(username=form.username.data or ""))
+        if user is None or not user.check_password(form.password.data or ""):
+            error = "Wrong username or password."
+        else:
+            interactions.log_in(interaction, user)
+            return redirect(url_for(".consent", interaction_id=interaction.id), 303)
+    status = 401 if error else 200
+    return render_template("login.html", form=form, error=error, interaction=interaction,
+                           client=client_of(interaction), users=current_app.config["USERS"]), status
+
+
+@bp.route("/interaction/<interaction_id>/consent", methods=["GET", "POST"])
+def consent(interaction_id):
+    """Steps 5-7: the user sees the pushed scopes in plain words, and decides."""
+    interaction = interactions.load(interaction_id)
+    if interaction is None:
+        return login_gone()
+    user = interaction.user
+    if user is None:
+        return redirect(url_for(".login", interaction_id=interaction.id), 303)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        scopes = [(name, current_app.config["SCOPES"].get(name, name)) for name in interaction.scopes]
+        return render_template("consent.html", form=form, interaction=interaction, user=user,
+                               client=client_of(interaction), scopes=scopes)
+    if not interactions.complete(interaction):
+        return login_gone()
+    server = authorization_server()
+    oauth2_request = interactions.oauth2_request(interaction)
+    try:
+        grant = server.get_consent_grant(oauth2_request, end_user=user)
+    except OAuth2Error as error:
+        return authorization_error(error)
+    # Step 7: a code (or access_denied), state and iss, sent back to the client.
+    granted_user = user if form.allow.data else None
+    response = server.create_authorization_response(oauth2_request, grant_user=granted_user, grant=grant)
+    # RFC 9700 §4.12: after a POST, redirect with 303 so the browser does not re-post.
+    response.status_code = 303
+    current_app.logger.info("step 7 %s interaction=%s, redirecting to the client",
+                            "code issued" if granted_user else "access denied", interaction.id[:8])
+    return response
+
+
+def client_of(interaction):
+    """The client that started this login (its name is shown on the pages)."""
+    return db.session.scalar(db.select(Client).filter_by(client_id=interaction.client_id))
+
+
+def login_gone():
+    """The login is unknown, finished, expired, or was started in another browser."""
+    return render_template("error.html", error="invalid_request", description=(
+        "This sign-in is no longer valid: it was finished, it expired, or it was started "
+        "in another browser. Go back to the application and log in again.")), 400
+
+
+def authorization_error(error):
+    """RFC 6749 §4.1.2.1: errors about the client or redirect URI are shown, never redirected.
+
+    Other errors go back to the client's verified redirect URI, with iss (RFC 9207).
+    """
+    if error.redirect_uri:
+        location = dict(error()[2])["Location"]
+        return redirect(add_params_to_uri(location, [("iss", current_app.config["ISSUER"])]), 303)
+    current_app.logger.info("authorize refused: %s (%s)", error.error, error.description)
+    return render_template("error.html", error=error.error, description=error.description), error.status_code

@@ -1,0 +1,58 @@
+"""Discovery (RFC 8414, OIDC Discovery), the JWKS, and the server's home page."""
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import render_template
+
+from .. import keys
+
+bp = Blueprint("discovery", __name__)
+
+
+def server_metadata():
+    """What a client needs to know about this server, as one dictionary."""
+    issuer = current_app.config["ISSUER"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + "/authorize",
+        "token_endpoint": issuer + "/oauth/token",
+        "pushed_authorization_request_endpoint": issuer + "/oauth/par",
+        # RFC 9126 §5: this server takes plain requests only from clients that allow them.
+        "require_pushed_authorization_requests": current_app.config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"],
+        "userinfo_endpoint": issuer + "/userinfo",
+        "jwks_uri": issuer + "/.well-known/jwks.json",
+        "scopes_supported": list(current_app.config["SCOPES"]),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        # RFC 9207: every authorization response carries iss.
+        "authorization_response_iss_parameter_supported": True,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["sub", "name", "preferred_username", "email", "email_verified",
+                             "auth_time", "nonce", "iss", "aud", "azp", "exp", "iat"],
+    }
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata():
+    """Server metadata: endpoints, PAR, and what the server supports."""
+    return jsonify(server_metadata())
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    """The public keys that verify our tokens (every stored key, newest first)."""
+    response = jsonify(keys.public_jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/")
+def index():
+    """A page saying which party this is, with links to what it publishes."""
+    return render_template("index.html", metadata=server_metadata())
