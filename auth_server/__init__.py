@@ -26,9 +26,6 @@ def create_app(test_config=None):
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/auth_server.sqlite"
 
-    # Bodies larger than this get 413 (RFC 9126 §2.3 lists it for the PAR endpoint).
-    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
-
     # DEMO ONLY: Authlib refuses plain http unless told; the demo runs on http://localhost.
     if app.config["ISSUER"].startswith("http://"):
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")

@@ -32,6 +32,9 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = ISSUER.startswith("https://")
 
+    # Bodies larger than this get 413 (RFC 9126 §2.3 lists it for the PAR endpoint).
+    MAX_CONTENT_LENGTH = 64 * 1024
+
     # RFC 9126 §2.2: the lifetime of a request_uri (the seed shows 30 s). It bounds
     # the browser's arrival at /authorize, not the whole login.
     PAR_EXPIRES_IN = int(_env("PAR_EXPIRES_IN", "30"))

@@ -4,10 +4,12 @@ Grant classes override only the hooks Authlib asks for; `config_oauth(app)` then
 switches each capability on, one commented line each.
 """
 
+import json
 import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -237,8 +239,20 @@ def save_token(token, request):
     db.session.commit()
 
 
+class BearerProtector(ResourceProtector):
+    """Authlib's resource protector, with RFC 6750 §3's exact challenges."""
+
+    def raise_error_response(self, error):
+        """RFC 6750 §3.1: with no bearer token at all, the challenge carries no error code."""
+        if error.error in ("missing_authorization", "unsupported_token_type"):
+            body = {"error": "invalid_request", "error_description": "Send an access token: Authorization: Bearer <token>."}
+            raise_http_exception(401, json.dumps(body), [("WWW-Authenticate", 'Bearer realm="userinfo"'),
+                                                         ("Content-Type", "application/json")])
+        super().raise_error_response(error)
+
+
 # Protects /userinfo; its validator is registered in config_oauth.
-require_oauth = ResourceProtector()
+require_oauth = BearerProtector()
 
 
 def config_oauth(app):

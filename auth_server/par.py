@@ -133,7 +133,7 @@ def use_pushed_request(request_uri, client_id):
     """Use up a request_uri: it must exist, be unexpired, be the client's, and be unused.
 
     One UPDATE does the check and the marking, so two browsers (or two workers)
-    racing with the same request_uri cannot both win (RFC 9126 §4: one-time use).
+    racing with the same request_uri cannot both win (RFC 9126 section 4: one-time use).
     """
     reference = request_uri.removeprefix(REQUEST_URI_PREFIX)
     claimed = db.session.execute(
@@ -157,7 +157,7 @@ def _why_unusable(pushed, request_uri, client_id):
     if pushed.client_id != client_id:
         return "This 'request_uri' was pushed by another client."
     if pushed.used_at is not None:
-        return "This 'request_uri' has already been used (RFC 9126 §4: one-time use)."
+        return "This 'request_uri' has already been used (RFC 9126 section 4: one-time use)."
     return "This 'request_uri' has expired; the client must push its request again."
 
 

@@ -1,0 +1,132 @@
+"""Fixtures for the authorization server: app -> client -> flow helper."""
+
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs
+from urllib.parse import urlparse
+
+import pytest
+
+from auth_server import create_app
+
+WEB = ("notes-web", "notes-web-secret")
+CALLBACK = "http://localhost:3000/callback"
+
+
+def s256(verifier):
+    """RFC 7636 §4.2: the S256 code challenge for a verifier."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def csrf_token(html):
+    """The CSRF token Flask-WTF put in a form."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh authorization server on its own SQLite file."""
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite"})
+
+
+@pytest.fixture
+def client(app):
+    """A test client: it plays the browser and the back-channel caller alike."""
+    return app.test_client()
+
+
+class Flow:
+    """Drives the notes-web client's PAR flow, one step per method."""
+
+    def __init__(self, client):
+        self.client = client
+        self.verifier = secrets.token_urlsafe(48)
+        self.state = secrets.token_urlsafe(8)
+        self.nonce = secrets.token_urlsafe(8)
+
+    def params(self, **overrides):
+        """The authorization request the web client pushes (step 2)."""
+        params = {
+            "response_type": "code",
+            "redirect_uri": CALLBACK,
+            "scope": "openid profile email read:notes write:notes offline_access",
+            "audience": "urn:my-notes-api",
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": s256(self.verifier),
+            "code_challenge_method": "S256",
+        }
+        params.update(overrides)
+        return {k: v for k, v in params.items() if v is not None}
+
+    def push(self, auth=WEB, **overrides):
+        """Step 2: POST /oauth/par with HTTP Basic client authentication."""
+        return self.client.post("/oauth/par", auth=auth, data=self.params(**overrides))
+
+    def request_uri(self, **overrides):
+        """Steps 2-3: push and return the request_uri."""
+        response = self.push(**overrides)
+        assert response.status_code == 201, response.json
+        return response.json["request_uri"]
+
+    def authorize(self, request_uri, client_id="notes-web", **extra):
+        """Step 4: the browser arrives at /authorize."""
+        return self.client.get("/authorize", query_string={"client_id": client_id, "request_uri": request_uri, **extra})
+
+    def login(self, login_url, username="alice", password="alice"):
+        """Step 5: fill in and post the login form."""
+        page = self.client.get(login_url)
+        return self.client.post(login_url, data={"csrf_token": csrf_token(page.text),
+                                                 "username": username, "password": password})
+
+    def consent(self, consent_url, decision="allow"):
+        """Steps 6-7: post the consent form; returns the redirect to the client."""
+        page = self.client.get(consent_url)
+        return self.client.post(consent_url, data={"csrf_token": csrf_token(page.text), decision: decision.title()})
+
+    def code(self, **overrides):
+        """Steps 2-7 in one go: the authorization response's query parameters."""
+        login_url = self.authorize(self.request_uri(**overrides)).location
+        consent_url = self.login(login_url).location
+        response = self.consent(consent_url)
+        assert response.status_code == 303
+        return {k: v[0] for k, v in parse_qs(urlparse(response.location).query).items()}
+
+    def exchange(self, code, auth=WEB, **overrides):
+        """Step 8: redeem the code at the token endpoint."""
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                "code_verifier": self.verifier}
+        data.update(overrides)
+        return self.client.post("/oauth/token", auth=auth, data={k: v for k, v in data.items() if v is not None})
+
+    def tokens(self, **overrides):
+        """Steps 2-10: a fresh token response."""
+        response = self.exchange(self.code(**overrides)["code"])
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def refresh(self, refresh_token, auth=WEB):
+        """Refresh grant with the given refresh token."""
+        return self.client.post("/oauth/token", auth=auth,
+                                data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+@pytest.fixture
+def flow(client):
+    """A PAR flow helper bound to the test client (one browser)."""
+    return Flow(client)
+
+
+@pytest.fixture
+def other_browser(app):
+    """A second browser: its own cookie jar."""
+    return Flow(app.test_client())
+
+
+@pytest.fixture
+def jwks(client):
+    """The server's published key set."""
+    from joserfc.jwk import KeySet
+    return KeySet.import_key_set(client.get("/.well-known/jwks.json").json)

@@ -1,0 +1,52 @@
+"""Discovery (RFC 8414, OIDC Discovery) and the JWKS."""
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+def test_metadata_advertises_par(client, path):
+    """RFC 9126 §5 and RFC 9207 §3 metadata, on both well-known paths."""
+    metadata = client.get(path).json
+    assert metadata["issuer"] == "http://localhost:9000"
+    assert metadata["pushed_authorization_request_endpoint"] == "http://localhost:9000/oauth/par"
+    assert metadata["require_pushed_authorization_requests"] is True
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert metadata["authorization_endpoint"] == "http://localhost:9000/authorize"
+    assert metadata["token_endpoint"] == "http://localhost:9000/oauth/token"
+    assert metadata["userinfo_endpoint"] == "http://localhost:9000/userinfo"
+    assert metadata["jwks_uri"] == "http://localhost:9000/.well-known/jwks.json"
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_issuer_comes_from_configuration(tmp_path):
+    """The issuer is one public URL, set by ISSUER (docker keeps it at localhost)."""
+    from auth_server import create_app
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", "ISSUER": "https://as.example"})
+    metadata = app.test_client().get("/.well-known/openid-configuration").json
+    assert metadata["issuer"] == "https://as.example"
+    assert metadata["token_endpoint"] == "https://as.example/oauth/token"
+
+
+def test_jwks_has_public_keys_only(client):
+    """RFC 7517: the private parts never leave the server."""
+    keys = client.get("/.well-known/jwks.json").json["keys"]
+    assert len(keys) == 1
+    assert keys[0]["kty"] == "RSA"
+    assert keys[0]["alg"] == "RS256"
+    assert keys[0]["use"] == "sig"
+    assert keys[0]["kid"]
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
+
+
+def test_home_page_names_the_party(client):
+    """Every page says which party it is."""
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Authorization Server" in page.text
+
+
+def test_unknown_page_is_a_readable_404(client):
+    """Front channel: an HTML page, not a traceback."""
+    page = client.get("/nope")
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"

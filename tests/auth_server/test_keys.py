@@ -1,0 +1,28 @@
+"""Signing keys: persisted, shared, rotated without breaking old tokens."""
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from auth_server import create_app
+from auth_server import keys
+
+
+def test_key_survives_a_restart(tmp_path):
+    """A second app on the same database signs with the same key (no regeneration)."""
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite"}
+    first = create_app(config).test_client().get("/.well-known/jwks.json").json
+    second = create_app(config).test_client().get("/.well-known/jwks.json").json
+    assert first == second
+
+
+def test_rotation_keeps_old_tokens_verifiable(app, flow):
+    """The new key signs; the old one stays in the JWKS until its tokens expire."""
+    old_token = flow.tokens()["access_token"]
+    with app.app_context():
+        new_key = keys.generate_signing_key()
+    jwks = KeySet.import_key_set(flow.client.get("/.well-known/jwks.json").json)
+    assert len(jwks.keys) == 2
+    assert jwt.decode(old_token, jwks).claims["sub"] == "alice"
+    flow.nonce = "a-fresh-nonce"  # a reused nonce would be refused as a replay
+    new_token = flow.tokens()["access_token"]
+    assert jwt.decode(new_token, jwks).header["kid"] == new_key.kid

@@ -1,0 +1,104 @@
+"""RFC 9126 §2: the pushed authorization request endpoint, POST /oauth/par."""
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from auth_server.par import REQUEST_URI_PREFIX
+
+
+def test_push_returns_201_with_request_uri_and_lifetime(flow):
+    """§2.2: 201 Created, a request_uri URN and expires_in (30 s, as in the seed)."""
+    response = flow.push()
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.json["expires_in"] == 30
+    assert response.json["request_uri"].startswith(REQUEST_URI_PREFIX)
+
+
+def test_request_uri_carries_at_least_128_random_bits(flow):
+    """§7.1: the reference is unguessable (43 base64url chars = 256 bits), never repeated."""
+    references = {flow.request_uri().removeprefix(REQUEST_URI_PREFIX) for _ in range(20)}
+    assert len(references) == 20
+    assert all(len(reference) >= 22 for reference in references)  # 22 chars = 128 bits
+
+
+def test_seed_client_pushes_with_client_secret_post(client):
+    """The seed's own request: client credentials in the body, no PKCE."""
+    response = client.post("/oauth/par", data={
+        "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
+        "audience": "urn:my-notes-api", "scope": "openid profile read:notes", "response_type": "code"})
+    assert response.status_code == 201
+    assert response.json["request_uri"].startswith(REQUEST_URI_PREFIX)
+
+
+@pytest.mark.parametrize("auth", [None, ("notes-web", "wrong"), ("nobody", "notes-web-secret")])
+def test_push_without_valid_client_authentication_is_401(flow, auth):
+    """§2.3: client authentication as at the token endpoint; failure is 401 invalid_client."""
+    response = flow.push(auth=auth)
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+def test_auth_method_the_client_does_not_allow_is_refused(client):
+    """seed-cli is registered for client_secret_post only: HTTP Basic is refused."""
+    response = client.post("/oauth/par", auth=("seed-cli", "seed-cli-secret"), data={
+        "redirect_uri": "https://jwt.io", "scope": "openid", "response_type": "code"})
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("overrides, error", [
+    ({"request_uri": REQUEST_URI_PREFIX + "x"}, "invalid_request"),        # §2.1: MUST NOT be pushed
+    ({"redirect_uri": "https://evil.example/cb"}, "invalid_request"),      # exact match only
+    ({"redirect_uri": "http://localhost:3000/callback/"}, "invalid_request"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"scope": "openid admin"}, "invalid_scope"),
+    ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),  # PKCE required
+    ({"code_challenge_method": "plain"}, "invalid_request"),               # RFC 9700: S256 only
+    ({"code_challenge_method": None}, "invalid_request"),                  # missing method = plain
+    ({"audience": "urn:other-api"}, "invalid_target"),                     # RFC 8707 §2
+    ({"client_id": "seed-cli"}, "invalid_request"),                        # not the authenticated one
+])
+def test_pushed_request_is_validated_like_an_authorization_request(flow, overrides, error):
+    """§2.1: the pushed request is checked as /authorize would; errors are JSON, never redirects."""
+    response = flow.push(**overrides)
+    assert response.status_code == 400
+    assert response.json["error"] == error
+    assert "Location" not in response.headers
+    assert "state" not in response.json
+
+
+def test_repeated_parameter_is_refused(client):
+    """RFC 6749 §3.1: request parameters MUST NOT be included more than once."""
+    data = MultiDict([("scope", "openid"), ("scope", "write:notes"), ("response_type", "code")])
+    response = client.post("/oauth/par", auth=("notes-web", "notes-web-secret"), data=data)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_get_is_405_with_json_error(client):
+    """§2: the endpoint accepts POST only."""
+    response = client.get("/oauth/par")
+    assert response.status_code == 405
+    assert response.headers["Allow"].startswith("POST") or "POST" in response.headers["Allow"]
+    assert response.json["error"] == "invalid_request"
+
+
+def test_oversized_body_is_413(flow):
+    """§2.3: a request too large for the server is refused with 413."""
+    response = flow.push(state="x" * 70_000)
+    assert response.status_code == 413
+    assert response.json["error"] == "invalid_request"
+
+
+def test_client_secret_is_not_stored_with_the_request(app, client):
+    """Credentials authenticate the push; they are not part of the stored request."""
+    from auth_server.models import PushedRequest, db
+    response = client.post("/oauth/par", data={
+        "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
+        "scope": "openid", "response_type": "code"})
+    assert response.status_code == 201
+    with app.app_context():
+        stored = db.session.scalar(db.select(PushedRequest))
+        assert "client_secret" not in stored.params
+        assert stored.params["client_id"] == "seed-cli"
