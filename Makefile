@@ -1,0 +1,25 @@
+# PAR Lab: `make demo` runs the three services natively; `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt */requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: demo test install clean
+
+# A virtualenv with the pinned dependencies, rebuilt when a requirements file changes.
+$(STAMP): requirements-dev.txt auth_server/requirements.txt client_app/requirements.txt notes_api/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## demo: run auth_server (:9000), client_app (:3000) and notes_api (:8000) under gunicorn
+demo: $(STAMP)
+	scripts/demo.sh
+
+## test: unit tests for each service, then the three services together on loopback
+test: $(STAMP)
+	scripts/run-tests.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,41 @@
+"""The notes API: PAR Lab's resource server (port 8000, audience urn:my-notes-api)."""
+
+import logging
+import os
+
+from flask import Flask
+
+from . import bearer
+from . import models
+from . import routes
+from .config import Config
+
+
+def create_app(test_config=None):
+    """Create and configure the notes API; `test_config` overrides any setting."""
+    app = Flask(__name__, instance_relative_config=True)
+
+    # Settings: the documented defaults in config.py, then the caller's overrides.
+    app.config.from_object(Config)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    # Where the notes live: DATABASE_URL, or a SQLite file in the instance folder.
+    if not app.config["DATABASE_URL"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "notes_api.sqlite")
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+
+    # Log each protocol step (logger "notes_api", Flask's handler, to stderr).
+    app.logger.setLevel(logging.INFO)
+
+    # The table and the demo notes; the engine is disposed for gunicorn's forked workers.
+    models.init_app(app)
+
+    # Bearer tokens: the issuer's key cache and the RFC 6750 error responses.
+    bearer.init_app(app)
+
+    # The endpoints: the notes API, the info page, the health check, error pages.
+    app.register_blueprint(routes.bp)
+
+    return app

@@ -1,0 +1,66 @@
+"""Settings for the notes API (the resource server): read from the environment.
+
+Every setting names its default. The API trusts exactly one issuer and answers to
+exactly one audience; everything else it learns from the issuer's discovery document.
+"""
+
+import os
+
+
+def _env(name, default):
+    """Read a setting from the environment, falling back to its documented default."""
+    return os.environ.get(name, default)
+
+
+class Config:
+    """API settings. Every value can be overridden by an environment variable."""
+
+    # The one public URL of the authorization server. Tokens must carry exactly
+    # this `iss` (RFC 9068 §4, RFC 8725 §3.8), even when we reach the server by
+    # another name inside docker.
+    ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
+
+    # Where this process reaches the authorization server (the back channel), e.g.
+    # http://auth_server:9000 in docker. Empty (the default) means "same as ISSUER".
+    AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
+
+    # Our own name: a token is for us only if its `aud` contains this (RFC 9068 §4).
+    AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
+
+    # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.
+    JWKS_URL = _env("JWKS_URL", "")
+
+    # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
+    DATABASE_URL = _env("DATABASE_URL", "")
+
+    # Where gunicorn.conf.py listens. Docker sets HOST=0.0.0.0 to publish the port.
+    HOST = _env("HOST", "127.0.0.1")
+    PORT = int(_env("PORT", "8000"))
+
+    # Keep the issuer's public keys this long before fetching them again (seconds).
+    JWKS_CACHE_SECONDS = int(_env("JWKS_CACHE_SECONDS", "300"))
+    # A token with an unknown `kid` triggers a fresh fetch (the issuer may have
+    # rotated keys), but never from a copy younger than this, so a flood of made-up
+    # kids cannot make us hammer the authorization server.
+    JWKS_MIN_REFETCH_SECONDS = int(_env("JWKS_MIN_REFETCH_SECONDS", "10"))
+    # How long to wait for the authorization server before answering 503.
+    HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
+
+    # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256.
+    ALLOWED_ALGORITHMS = ["RS256"]
+    # RFC 7519 §4.1.4/§4.1.5: a little leeway for clocks that disagree (seconds).
+    CLOCK_LEEWAY_SECONDS = 30
+
+    # The longest note we accept, in characters.
+    NOTE_MAX_LENGTH = 500
+
+    # DEMO ONLY: notes each demo user finds on first start, so the API has data to show.
+    SEED_NOTES = {
+        "alice": [
+            "Buy oat milk and coffee beans.",
+            "PAR: the client pushes the authorization request first (RFC 9126).",
+        ],
+        "bob": [
+            "Call the plumber about the kitchen sink.",
+        ],
+    }

@@ -1,0 +1,109 @@
+"""The notes API's endpoints: the protected notes, an info page, a health check."""
+
+import json
+import logging
+import re
+import secrets
+
+from flask import Blueprint
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from .bearer import require_token
+from .models import Note
+from .models import db
+from .models import notes_of
+
+log = logging.getLogger("notes_api")
+
+bp = Blueprint("notes", __name__)
+
+# A request id from a caller (say the client app's flow id) is reused only if it is
+# plainly safe to print in a log line.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@bp.before_app_request
+def assign_request_id():
+    """Give every request an id, so its log lines can be told apart."""
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(4)
+
+
+@bp.after_app_request
+def echo_request_id(response):
+    """Return the request id, so a caller can find our log lines for its request."""
+    response.headers["X-Request-Id"] = g.request_id
+    return response
+
+
+@bp.get("/")
+def index():
+    """A page saying which party this is and what it offers."""
+    return render_template("index.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness for docker's healthcheck: no token, no authorization server needed."""
+    return {"status": "ok"}
+
+
+@bp.get("/api")  # the seed's own call: GET https://myapi.com/api
+@bp.get("/api/notes")
+@require_token("read:notes")
+def list_notes():
+    """The caller's own notes: the token's `sub` says whose (scope read:notes)."""
+    notes = notes_of(g.token["sub"])
+    log.info("[%s] listed %d notes for sub=%s", g.request_id, len(notes), g.token["sub"])
+    return {"notes": [note.to_json() for note in notes]}
+
+
+@bp.post("/api/notes")
+@require_token("write:notes")
+def create_note():
+    """Add a note for the caller, from JSON {"text": ...} or a form field (scope write:notes)."""
+    text = submitted_text()
+    limit = current_app.config["NOTE_MAX_LENGTH"]
+    error = None
+    if text is None:
+        error = 'Send JSON {"text": "..."} or a form field named text.'
+    elif not isinstance(text, str):
+        error = "The text must be a string."
+    elif not 1 <= len(text.strip()) <= limit:
+        error = f"The text must be 1 to {limit} characters long."
+
+    if error is not None:
+        log.info("[%s] note refused: %s", g.request_id, error)
+        return {"error": "invalid_request", "error_description": error}, 400
+
+    note = Note(owner_sub=g.token["sub"], text=text.strip())
+    db.session.add(note)
+    db.session.commit()
+    log.info("[%s] note %d created for sub=%s", g.request_id, note.id, note.owner_sub)
+    return note.to_json(), 201
+
+
+def submitted_text():
+    """The `text` the caller sent, from a JSON object or a form; None if there is none."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body.get("text") if isinstance(body, dict) else None
+    return request.form.get("text")
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error):
+    """Any HTTP error (404, 405, 500...): JSON under /api/, a readable page elsewhere."""
+    response = error.get_response()  # keeps headers such as Allow on a 405
+    if request.path.startswith("/api/"):
+        code = error.name.lower().replace(" ", "_")
+        response.set_data(json.dumps({"error": code, "error_description": error.description}))
+        response.content_type = "application/json"
+    else:
+        response.set_data(render_template("error.html", error=error))
+        response.content_type = "text/html; charset=utf-8"
+    return response

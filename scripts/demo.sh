@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the three parties natively, each under gunicorn with 2+ workers, on the
+# documented ports. Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AUTH_PORT=${AUTH_PORT:-9000}
+CLIENT_PORT=${CLIENT_PORT:-3000}
+API_PORT=${API_PORT:-8000}
+pids=()
+
+# start NAME PORT: one service under gunicorn, its log lines prefixed with its name.
+start() {
+  local name=$1 port=$2
+  PORT=$port PYTHONUNBUFFERED=1 .venv/bin/gunicorn -c "$name/gunicorn.conf.py" "$name:create_app()" \
+    > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+}
+
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping the three services..."
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+# wait_for NAME URL: poll until the service answers (gunicorn has started its workers).
+wait_for() {
+  for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$2"; then return 0; fi
+    sleep 0.2
+  done
+  echo "$1 did not start; see its log lines above" >&2
+  exit 1
+}
+
+start auth_server "$AUTH_PORT"
+wait_for auth_server "http://localhost:$AUTH_PORT/.well-known/openid-configuration"
+start notes_api "$API_PORT"
+start client_app "$CLIENT_PORT"
+wait_for notes_api "http://localhost:$API_PORT/healthz"
+wait_for client_app "http://localhost:$CLIENT_PORT/healthz"
+
+cat <<MSG
+
+  PAR Lab is running. Open the client in a browser and log in as alice / alice:
+
+    client_app   (the notes app)       http://localhost:$CLIENT_PORT
+    auth_server  (the issuer)          http://localhost:$AUTH_PORT
+    notes_api    (the resource server) http://localhost:$API_PORT
+
+  Press Ctrl-C to stop all three.
+
+MSG
+wait

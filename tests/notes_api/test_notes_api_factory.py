@@ -1,0 +1,65 @@
+"""create_app(), config.py and models.py: settings, the database, the demo notes."""
+
+from sqlalchemy import text
+
+from notes_api.config import Config
+from notes_api.models import Note
+from notes_api.models import db
+
+
+def test_test_config_overrides_settings(make_app):
+    """Any setting can be overridden through test_config."""
+    app = make_app(AUDIENCE="urn:other-api", JWKS_CACHE_SECONDS=7)
+    assert app.config["AUDIENCE"] == "urn:other-api"
+    assert app.config["JWKS_CACHE_SECONDS"] == 7
+    assert app.testing
+
+
+def test_audience_setting_is_enforced(make_app, make_token, assert_bearer_error):
+    """An API configured for another audience refuses our tokens (RFC 9068 §4)."""
+    client = make_app(AUDIENCE="urn:other-api").test_client()
+    response = client.get("/api/notes", headers={"Authorization": "Bearer " + make_token()})
+    assert_bearer_error(response, 401, "invalid_token")
+
+
+def test_documented_security_settings():
+    """The algorithm allow-list and leeway are fixed in code, not taken from the token."""
+    assert Config.ALLOWED_ALGORITHMS == ["RS256"]
+    assert Config.CLOCK_LEEWAY_SECONDS == 30
+
+
+def test_database_url_is_used(app, tmp_path):
+    """DATABASE_URL picks the database (here the test's temporary SQLite file)."""
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'notes_api.sqlite'}"
+    assert (tmp_path / "notes_api.sqlite").exists()
+
+
+def test_sqlite_uses_wal_and_busy_timeout(app):
+    """Several gunicorn workers share the SQLite file: WAL mode, and wait when busy."""
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+def test_demo_notes_are_seeded_once(make_app):
+    """Starting twice on the same database does not duplicate the demo notes."""
+    make_app()
+    app = make_app()
+    with app.app_context():
+        for sub, texts in Config.SEED_NOTES.items():
+            stored = db.select(Note.text).where(Note.owner_sub == sub).order_by(Note.id)
+            assert db.session.scalars(stored).all() == texts
+
+
+def test_seeding_leaves_existing_notes_alone(make_app, tmp_path):
+    """A user who already has notes gets no demo notes added on a restart."""
+    url = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    app = make_app(DATABASE_URL=url, SEED_NOTES={})
+    with app.app_context():
+        db.session.add(Note(owner_sub="alice", text="my own"))
+        db.session.commit()
+    app = make_app(DATABASE_URL=url, SEED_NOTES={"alice": ["demo"], "bob": ["demo"]})
+    with app.app_context():
+        texts = {sub: db.session.scalars(db.select(Note.text).where(Note.owner_sub == sub)).all()
+                 for sub in ("alice", "bob")}
+    assert texts == {"alice": ["my own"], "bob": ["demo"]}

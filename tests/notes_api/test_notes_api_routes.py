@@ -1,0 +1,177 @@
+"""routes.py: the notes endpoints, the info page, the health check and the error pages."""
+
+import pytest
+
+from notes_api.config import Config
+
+
+def test_alice_sees_her_seeded_notes(api, make_token):
+    """GET /api/notes -> 200 {"notes": [{"id", "text", "created_at"}, ...]}, oldest first."""
+    response = api.list_notes(make_token(sub="alice"))
+    assert response.status_code == 200
+    notes = response.get_json()["notes"]
+    assert [note["text"] for note in notes] == Config.SEED_NOTES["alice"]
+    for note in notes:
+        assert set(note) == {"id", "text", "created_at"}
+        assert note["created_at"].endswith("+00:00")
+
+
+def test_seed_path_api_lists_the_same_notes(client, make_token):
+    """GET /api (the seed's own call, host swapped) answers like GET /api/notes."""
+    headers = {"Authorization": "Bearer " + make_token(sub="alice")}
+    response = client.get("/api", headers=headers)
+    assert response.status_code == 200
+    assert response.get_json() == client.get("/api/notes", headers=headers).get_json()
+
+
+def test_a_stranger_has_no_notes(api, make_token):
+    """A subject we have never seen simply has an empty list."""
+    response = api.list_notes(make_token(sub="carol"))
+    assert response.status_code == 200
+    assert response.get_json() == {"notes": []}
+
+
+def test_notes_are_isolated_per_subject(api, make_token):
+    """Bob never sees Alice's notes, old or new: the token's sub decides."""
+    alice, bob = make_token(sub="alice"), make_token(sub="bob")
+    assert api.add_note(alice, json={"text": "Alice's secret"}).status_code == 201
+
+    bob_texts = [note["text"] for note in api.list_notes(bob).get_json()["notes"]]
+    assert bob_texts == Config.SEED_NOTES["bob"]
+    alice_texts = [note["text"] for note in api.list_notes(alice).get_json()["notes"]]
+    assert alice_texts == Config.SEED_NOTES["alice"] + ["Alice's secret"]
+
+
+def test_add_note_from_json(api, make_token):
+    """POST /api/notes with JSON -> 201 and the note; it then shows up in the list."""
+    token = make_token(sub="bob")
+    response = api.add_note(token, json={"text": "  Fix the bike  "})
+    assert response.status_code == 201
+    note = response.get_json()
+    assert set(note) == {"id", "text", "created_at"}
+    assert note["text"] == "Fix the bike"  # surrounding blanks are trimmed
+    assert note in api.list_notes(token).get_json()["notes"]
+
+
+def test_add_note_from_form(api, make_token):
+    """A form field named text works too."""
+    response = api.add_note(make_token(), data={"text": "From a form"})
+    assert response.status_code == 201
+    assert response.get_json()["text"] == "From a form"
+
+
+def test_longest_note_is_accepted(api, make_token):
+    """Exactly NOTE_MAX_LENGTH characters is still fine."""
+    response = api.add_note(make_token(), json={"text": "x" * 500})
+    assert response.status_code == 201
+    assert len(response.get_json()["text"]) == 500
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "Send JSON"),
+    ({"json": {}}, "Send JSON"),
+    ({"json": {"note": "wrong field"}}, "Send JSON"),
+    ({"json": {"text": None}}, "Send JSON"),
+    ({"json": ["a list"]}, "Send JSON"),
+    ({"data": "{not json", "content_type": "application/json"}, "Send JSON"),
+    ({"json": {"text": 42}}, "must be a string"),
+    ({"json": {"text": ["a"]}}, "must be a string"),
+    ({"json": {"text": ""}}, "1 to 500 characters"),
+    ({"json": {"text": "   "}}, "1 to 500 characters"),
+    ({"json": {"text": "x" * 501}}, "1 to 500 characters"),
+    ({"data": {"text": ""}}, "1 to 500 characters"),
+])
+def test_add_note_validation(api, make_token, kwargs, message):
+    """A bad body -> 400 {"error": "invalid_request", "error_description": ...}, nothing stored."""
+    token = make_token(sub="bob")
+    response = api.add_note(token, **kwargs)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_request"
+    assert message in body["error_description"]
+    assert len(api.list_notes(token).get_json()["notes"]) == len(Config.SEED_NOTES["bob"])
+
+
+def test_token_is_checked_before_the_body(api, assert_bearer_error):
+    """With a bad token the body is never looked at: 401 first."""
+    response = api.add_note("garbage", json={"text": 42})
+    assert_bearer_error(response, 401, "invalid_token")
+
+
+def test_index_page(client):
+    """GET / says which party this is, in its colour, and lists the endpoints."""
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert "Notes API — the resource server" in page
+    assert "#1e7d4f" in page
+    for text in ("GET /api/notes", "POST /api/notes", "GET /healthz", "read:notes", "write:notes",
+                 "http://localhost:9000", "urn:my-notes-api"):
+        assert text in page
+
+
+def test_healthz(client, auth_server):
+    """GET /healthz -> {"status": "ok"}, without asking the authorization server anything."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert len(auth_server.mock.calls) == 0
+
+
+def test_api_404_is_json(client):
+    """Unknown API paths answer in JSON, like the rest of the API."""
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_api_405_is_json_and_keeps_allow(client):
+    """A wrong method -> 405 JSON, still listing the allowed methods."""
+    response = client.delete("/api/notes")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method_not_allowed"
+    assert {"GET", "POST"} <= set(response.headers["Allow"].split(", "))
+
+
+def test_page_404_is_html(client):
+    """Outside /api/ an error is a readable page, labelled with the party."""
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert "404 Not Found" in page
+    assert "Notes API — the resource server" in page
+
+
+def test_unexpected_error_is_500_without_traceback(make_app):
+    """A bug gives a plain 500 JSON answer; the traceback stays in the server log."""
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/api/boom")
+    def boom():
+        """A view with a bug."""
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/api/boom")
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "internal_server_error"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("sent", "echoed"), [
+    ("flow-1234.abc_DEF", "flow-1234.abc_DEF"),  # a safe id is reused, e.g. the client's flow id
+    ("has spaces; and more", None),  # anything else is replaced by a fresh one
+    ("x" * 65, None),
+    (None, None),
+])
+def test_request_id_is_echoed(client, sent, echoed):
+    """Every response carries X-Request-Id, matching our log lines for that request."""
+    headers = {} if sent is None else {"X-Request-Id": sent}
+    response = client.get("/healthz", headers=headers)
+    request_id = response.headers["X-Request-Id"]
+    if echoed is not None:
+        assert request_id == echoed
+    else:
+        assert len(request_id) == 8 and request_id != sent
