@@ -22,8 +22,8 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     # State lives in a database every worker shares: SQLite in the instance folder by default.
-    os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/auth_server.sqlite"
 
     # DEMO ONLY: Authlib refuses plain http unless told; the demo runs on http://localhost.

@@ -43,11 +43,11 @@ def ensure_signing_key():
 
 def current_signing_key():
     """The newest key: the one that signs new tokens."""
-    row = db.session.scalar(db.select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.kid).limit(1))
+    row = db.session.scalar(db.select(SigningKey).order_by(SigningKey.id.desc()).limit(1))
     return _load(row)
 
 
 def public_jwks():
     """RFC 7517 §5: every stored key's public half, for resource servers and clients."""
-    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.created_at.desc()))
+    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id.desc()))
     return {"keys": [_load(row).as_dict(private=False) for row in rows]}

@@ -188,7 +188,8 @@ class Token(db.Model):
 class SigningKey(db.Model):
     """An RS256 key pair, stored so every worker and replica signs with the same key."""
 
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)  # higher id = newer key
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
     private_jwk: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(Integer)
 

@@ -6,8 +6,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import CALLBACK
-from conftest import csrf_token
+from .conftest import CALLBACK
+from .conftest import csrf_token
 
 
 def query(url):

@@ -5,7 +5,7 @@ import time
 import pytest
 from joserfc import jwt
 
-from conftest import WEB
+from .conftest import WEB
 
 
 def test_token_response_has_the_seeds_shape(flow):
