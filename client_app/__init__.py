@@ -1,0 +1,50 @@
+"""The "notes" web client: a confidential OAuth client that logs users in with PAR.
+
+Run it with: gunicorn -c client_app/gunicorn.conf.py "client_app:create_app()"
+"""
+
+import os
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import errors
+from . import models
+from . import oauth_client
+from . import routes
+from .config import Config
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config=None):
+    """Build the client app: settings, logging, database, CSRF, protocol, pages."""
+    app = Flask(__name__, instance_relative_config=True)
+
+    # Settings: environment with demo defaults (config.py), then a test's overrides.
+    app.config.from_object(Config)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    # Default database: a SQLite file in the instance folder (created if missing).
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/client_app.sqlite"
+
+    # Protocol steps are logged at INFO on the "client_app" logger (Flask's app.logger).
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+
+    # State lives in the database: one LoginSession row per browser login.
+    models.init_app(app)
+
+    # Every form (log in, add a note, log out) carries a CSRF token.
+    csrf.init_app(app)
+
+    # What this client knows about the authorization server (discovery, JWKS).
+    oauth_client.init_app(app)
+
+    # The pages, and a readable page for every failure.
+    routes.init_app(app)
+    errors.init_app(app)
+
+    return app

@@ -1,0 +1,62 @@
+"""Settings for the notes client: read from the environment, demo defaults below.
+
+Every setting names its default. Together they are what the client knows about the
+other two parties: where the authorization server is (front and back channel), how
+this client is registered there, and where the Notes API lives.
+"""
+
+import os
+
+
+def _env(name, default):
+    """Read a setting from the environment, falling back to its documented default."""
+    return os.environ.get(name, default)
+
+
+class Config:
+    """Client settings. Every value can be overridden by an environment variable."""
+
+    # The authorization server's one public URL (its issuer identifier). The browser
+    # is sent here, and `iss` in callbacks and ID tokens must equal it exactly.
+    ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
+    # Where this process reaches the same server over the back channel (inside
+    # docker: http://auth_server:9000). Empty means "the same as ISSUER".
+    AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
+
+    # How this client is registered at the authorization server.
+    CLIENT_ID = _env("CLIENT_ID", "notes-web")
+    # DEMO ONLY: a well-known secret; a real client reads it from a vault.
+    CLIENT_SECRET = _env("CLIENT_SECRET", "notes-web-secret")
+    # RFC 6749 §2.3.1: "client_secret_basic" (HTTP Basic) or "client_secret_post" (form).
+    TOKEN_ENDPOINT_AUTH_METHOD = _env("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic")
+    REDIRECT_URI = _env("REDIRECT_URI", "http://localhost:3000/callback")
+    # offline_access asks for a refresh token (OIDC Core §11).
+    SCOPE = _env("SCOPE", "openid profile email read:notes write:notes offline_access")
+    # The API the access token is for (Auth0-style `audience`, like the seed).
+    AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
+
+    # Where the Notes API (the resource server) is, over the back channel.
+    NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")
+
+    # Every outbound HTTP call gives up after this many seconds.
+    HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
+    # How long discovery metadata and the JWKS are reused before being fetched again.
+    METADATA_CACHE_SECONDS = int(_env("METADATA_CACHE_SECONDS", "300"))
+
+    # Default: a SQLite file in the instance folder (see create_app); any SQLAlchemy URL.
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")
+
+    # DEMO ONLY: a fixed key signs the session cookie; set SECRET_KEY in real life.
+    SECRET_KEY = _env("SECRET_KEY", "demo-only-client-app-secret-key")
+    # Browsers don't separate cookies by port, and the authorization server is on
+    # localhost too, so each service needs its own cookie name (default "session").
+    SESSION_COOKIE_NAME = "client_app_session"
+    SESSION_COOKIE_HTTPONLY = True
+    # Lax: the cookie still comes along on the top-level redirect back to /callback.
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
+
+    # The port gunicorn binds (gunicorn.conf.py reads it from here).
+    PORT = int(_env("PORT", "3000"))
+    # How much the client logs: INFO shows every protocol step.
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")

@@ -1,0 +1,23 @@
+"""gunicorn settings for the notes client.
+
+Run from the repository root:
+    gunicorn -c client_app/gunicorn.conf.py "client_app:create_app()"
+"""
+
+import os
+
+from client_app.config import Config
+
+# PORT (default 3000) lives in config.py with the other settings. 0.0.0.0 so that
+# docker sets HOST=0.0.0.0 so the port can be published.
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{Config.PORT}"
+# WEB_CONCURRENCY is the usual knob; two workers show that no state lives in a process.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Build the app once, then fork: create_app() disposes its connections for this.
+preload_app = True
+# Access log to stdout, errors (and the app's step log) to stderr.
+accesslog = "-"
+errorlog = "-"
+# gunicorn's default format logs the whole request line, and /callback's query string
+# holds the authorization code and state: log the path only (%(U)s), never the query.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'

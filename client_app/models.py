@@ -1,0 +1,109 @@
+"""The client's database: one LoginSession row per browser login.
+
+The browser's cookie holds only the row's random id; the state, nonce, PKCE verifier
+and every token stay here, on the server (a confidential client keeps its tokens
+out of the browser).
+"""
+
+import time
+
+from flask import session
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import delete
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+
+class Base(DeclarativeBase):
+    """The declarative base for this service's tables."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def now():
+    """The current time in whole seconds since the epoch (how every time is stored)."""
+    return int(time.time())
+
+
+class LoginSession(db.Model):
+    """One login, from the push (step 2) to logout: its checks, then its tokens."""
+
+    # The cookie's handle on this row: random, so it cannot be guessed.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A short id for the logs, so a flow can be followed without logging the handle.
+    flow_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(Integer, default=now)
+
+    # Step 2: what we pushed. `state` is set to None once a callback has used it.
+    state: Mapped[str | None] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(String(128))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    # Step 3: the AS's handle on the pushed request (RFC 9126 §2.2).
+    request_uri: Mapped[str | None] = mapped_column(Text)
+
+    # Step 10: the tokens, and when the access token stops working.
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    id_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[int | None] = mapped_column(Integer)
+    scope: Mapped[str | None] = mapped_column(Text)
+    # The validated ID token's claims: who the user is.
+    claims: Mapped[dict | None] = mapped_column(JSON)
+
+    @property
+    def logged_in(self):
+        """True once the callback has stored tokens for this login."""
+        return self.access_token is not None
+
+    @classmethod
+    def purge_unfinished(cls, older_than_seconds):
+        """Delete logins that never came back from the AS (abandoned in the browser)."""
+        cutoff = now() - older_than_seconds
+        db.session.execute(delete(cls).where(cls.access_token.is_(None), cls.created_at < cutoff))
+
+
+def current_login():
+    """The LoginSession this browser's cookie points at, or None."""
+    login_id = session.get("login_session_id")
+    return db.session.get(LoginSession, login_id) if login_id else None
+
+
+def remember_login(login):
+    """Point this browser's cookie at a LoginSession: its id is all the cookie holds."""
+    session["login_session_id"] = login.id
+
+
+def forget_login():
+    """Delete this browser's LoginSession row and clear its cookie session."""
+    login = current_login()
+    if login is not None:
+        db.session.delete(login)
+        db.session.commit()
+    session.clear()
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Let two gunicorn workers share one SQLite file: WAL, and wait on locks."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def init_app(app):
+    """Bind the database to the app and create the tables."""
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+        db.create_all()
+        # gunicorn preloads the app and then forks: each worker must open its own
+        # connections, so none made here may be inherited.
+        db.engine.dispose()

@@ -1,0 +1,107 @@
+"""The notes client's pages. Views are thin: the protocol lives in oauth_client.py
+and notes_client.py, and failures become pages in errors.py.
+
+  auth   /  /login (steps 1-4)  /callback (steps 7-10)  /logout  /healthz
+  notes  /notes (steps 11-12, GET to read, POST to add)
+"""
+
+import logging
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from . import notes_client
+from . import oauth_client
+from .models import current_login
+from .models import forget_login
+from .models import remember_login
+
+log = logging.getLogger("client_app")
+
+auth = Blueprint("auth", __name__)
+notes = Blueprint("notes", __name__)
+
+# The longest note this client sends (the Notes API is the final judge).
+MAX_NOTE_LENGTH = 500
+
+
+@auth.get("/")
+def home():
+    """The home page: which party this is, and a Log in button."""
+    login = current_login()
+    return render_template("home.html", login=login if login and login.logged_in else None)
+
+
+@auth.post("/login")
+def login():
+    """Steps 1-4: push the authorization request, then send the browser to the AS."""
+    log.info("step 1 login requested")
+    # A new login replaces whatever this browser had before.
+    forget_login()
+    pending = oauth_client.start_login()
+    remember_login(pending)
+    # 303: the browser follows with a GET, whatever method brought it here.
+    return redirect(oauth_client.authorization_url(pending), code=303)
+
+
+@auth.get("/callback")
+def callback():
+    """Steps 7-10: check the AS's answer, exchange the code, then show the notes."""
+    login = current_login()
+    code = oauth_client.check_callback(login, request.args)
+    oauth_client.exchange_code(login, code)
+    return redirect(url_for("notes.index"), code=303)
+
+
+@auth.post("/logout")
+def logout():
+    """Forget this browser's login: delete its row and clear the cookie session."""
+    forget_login()
+    return redirect(url_for("auth.home"), code=303)
+
+
+@auth.get("/healthz")
+def healthz():
+    """Liveness for docker healthchecks (touches nothing else)."""
+    return {"status": "ok"}
+
+
+@notes.get("/notes")
+def index():
+    """Steps 11-12: the user's profile, and their notes from the Notes API."""
+    login = current_login()
+    if login is None or not login.logged_in:
+        return redirect(url_for("auth.home"), code=303)
+    items = notes_client.call_api(login, notes_client.list_notes)
+    return render_template("notes.html", profile=login.claims or {}, notes=items,
+                           max_length=MAX_NOTE_LENGTH)
+
+
+@notes.post("/notes")
+def add():
+    """Add a note through the Notes API, then back to the list (post/redirect/get)."""
+    login = current_login()
+    if login is None or not login.logged_in:
+        return redirect(url_for("auth.home"), code=303)
+    text = request.form.get("text", "").strip()
+    error = None
+    if not text:
+        error = "A note needs some text."
+    elif len(text) > MAX_NOTE_LENGTH:
+        error = f"A note can be at most {MAX_NOTE_LENGTH} characters."
+    if error is None:
+        notes_client.call_api(login, notes_client.add_note, text)
+        flash("Note added.", "info")
+    else:
+        flash(error, "error")
+    return redirect(url_for("notes.index"), code=303)
+
+
+def init_app(app):
+    """Register the blueprints."""
+    app.register_blueprint(auth)
+    app.register_blueprint(notes)

@@ -1,0 +1,330 @@
+"""Fixtures for the notes client.
+
+The chain: settings -> app -> client -> http (every outbound call mocked) ->
+auth_server / notes_api (fake peers on that mock) -> flow (drives a browser login).
+The fake peers record what the client sent, so tests can assert on the wire.
+"""
+
+import html
+import json
+import re
+import time
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+import responses
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import select
+
+from client_app import create_app
+from client_app.models import LoginSession
+from client_app.models import db
+
+# Fixed test addresses, deliberately not the demo defaults: nothing may hard-code them.
+ISSUER = "http://as.test:9000"
+NOTES_API = "http://notes-api.test:8000"
+CLIENT_ID = "notes-web"
+CLIENT_SECRET = "notes-web-secret"
+REDIRECT_URI = "http://localhost:3000/callback"
+SCOPE = "openid profile email read:notes write:notes offline_access"
+KID = "test-key-1"
+
+
+@pytest.fixture(scope="session")
+def signing_key():
+    """The fake AS's RSA signing key, generated once per test session."""
+    return RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"})
+
+
+@pytest.fixture(scope="session")
+def other_key():
+    """A second RSA key: an attacker's, or the AS's next key after rotation."""
+    return RSAKey.generate_key(2048, parameters={"kid": "test-key-2", "use": "sig", "alg": "RS256"})
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The test configuration; a test class may override this fixture to change one setting."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'client_app.sqlite'}",
+        "ISSUER": ISSUER,
+        "AUTH_SERVER_INTERNAL_URL": "",
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "TOKEN_ENDPOINT_AUTH_METHOD": "client_secret_basic",
+        "REDIRECT_URI": REDIRECT_URI,
+        "SCOPE": SCOPE,
+        "AUDIENCE": "urn:my-notes-api",
+        "NOTES_API_URL": NOTES_API,
+    }
+
+
+@pytest.fixture
+def app(settings):
+    """A client app on a fresh SQLite file."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    """A test browser for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def http():
+    """Mock every outbound HTTP call; a URL nobody registered is a connection error."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _json_response(status, body, headers=None):
+    """A (status, headers, body) triple for a `responses` callback."""
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
+
+
+class FakeAuthServer:
+    """The AS's back channel: discovery, PAR, token and JWKS, as the lead's AS answers them.
+
+    Attributes a test may change: `down`, `par_error`, `token_error`, `refresh_error`,
+    `expires_in`, `id_token_claims` (overrides; None deletes a claim), `omit_id_token`,
+    `token_extra` (merged into token responses), `id_token_key`, `published_keys`.
+    """
+
+    def __init__(self, http, signing_key, issuer, base):
+        self.issuer = issuer
+        self.base = base
+        self.down = False
+        self.par_error = None
+        self.token_error = None
+        self.refresh_error = None
+        self.expires_in = 3600
+        self.id_token_claims = {}
+        self.omit_id_token = False
+        self.token_extra = {}
+        self.id_token_key = signing_key
+        self.published_keys = [signing_key]
+        # What the client sent, in order.
+        self.discovery_fetches = 0
+        self.jwks_fetches = 0
+        self.pushes = []
+        self.token_requests = []
+        self.issued = 0
+        http.add_callback("GET", f"{base}/.well-known/openid-configuration", self._discovery)
+        http.add_callback("POST", f"{base}/oauth/par", self._par)
+        http.add_callback("POST", f"{base}/oauth/token", self._token)
+        http.add_callback("GET", f"{base}/.well-known/jwks.json", self._jwks)
+
+    def _discovery(self, request):
+        """OIDC Discovery: every endpoint under the public issuer."""
+        self.discovery_fetches += 1
+        if self.down:
+            return requests.ConnectionError("connection refused")
+        return _json_response(200, {
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/oauth/token",
+            "pushed_authorization_request_endpoint": f"{self.issuer}/oauth/par",
+            "require_pushed_authorization_requests": True,
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+
+    def _par(self, request):
+        """RFC 9126 §2: record the push; 201 with a request_uri."""
+        self.pushes.append({"form": dict(parse_qsl(request.body)),
+                            "authorization": request.headers.get("Authorization")})
+        if self.down:
+            return requests.ConnectionError("connection refused")
+        if self.par_error:
+            return _json_response(*self.par_error)
+        return _json_response(201, {
+            "request_uri": f"urn:ietf:params:oauth:request_uri:req-{len(self.pushes)}",
+            "expires_in": 30,
+        })
+
+    def _token(self, request):
+        """RFC 6749 §4.1.3 and §6: record the grant; tokens, rotated on every refresh."""
+        form = dict(parse_qsl(request.body))
+        self.token_requests.append({"form": form, "authorization": request.headers.get("Authorization")})
+        if self.down:
+            return requests.ConnectionError("connection refused")
+        if form.get("grant_type") == "refresh_token" and self.refresh_error:
+            return _json_response(*self.refresh_error)
+        if form.get("grant_type") == "authorization_code" and self.token_error:
+            return _json_response(*self.token_error)
+        self.issued += 1
+        body = {
+            "access_token": f"access-token-{self.issued}",
+            "refresh_token": f"refresh-token-{self.issued}",
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": SCOPE,
+        }
+        if form.get("grant_type") == "authorization_code" and not self.omit_id_token:
+            body["id_token"] = self.mint_id_token(nonce=self.pushes[-1]["form"]["nonce"])
+        body.update(self.token_extra)
+        return _json_response(200, body)
+
+    def _jwks(self, request):
+        """RFC 7517: the public keys."""
+        self.jwks_fetches += 1
+        return _json_response(200, {"keys": [key.as_dict(private=False) for key in self.published_keys]})
+
+    def mint_id_token(self, nonce):
+        """An ID token as the AS signs it (OIDC Core §2), with this test's overrides."""
+        issued_at = int(time.time())
+        claims = {
+            "iss": self.issuer, "sub": "alice", "aud": CLIENT_ID, "azp": CLIENT_ID,
+            "exp": issued_at + 3600, "iat": issued_at, "auth_time": issued_at, "nonce": nonce,
+            "name": "Alice Liddell", "preferred_username": "alice", "email": "alice@example.com",
+        }
+        claims.update(self.id_token_claims)
+        claims = {name: value for name, value in claims.items() if value is not None}
+        header = {"alg": "RS256", "kid": self.id_token_key.kid}
+        return jwt.encode(header, claims, self.id_token_key)
+
+    def refresh_requests(self):
+        """The refresh_token grants the client made."""
+        return [r for r in self.token_requests if r["form"].get("grant_type") == "refresh_token"]
+
+
+@pytest.fixture
+def auth_server(http, app, signing_key):
+    """A fake AS at the app's back-channel base, with the app's public issuer."""
+    base = app.config["AUTH_SERVER_INTERNAL_URL"] or app.config["ISSUER"]
+    return FakeAuthServer(http, signing_key, app.config["ISSUER"], base)
+
+
+class FakeNotesApi:
+    """The Notes API: /api/notes GET and POST, checking nothing but recording everything.
+
+    Attributes a test may change: `down` (an exception to raise) and `answers`
+    (a list of (status, body, headers) to give, one per call, before behaving normally).
+    """
+
+    def __init__(self, http):
+        self.notes = [{"id": 1, "text": "Buy milk", "created_at": "2025-01-01T10:00:00Z"}]
+        self.down = None
+        self.answers = []
+        self.requests = []
+        http.add_callback("GET", f"{NOTES_API}/api/notes", self._handle)
+        http.add_callback("POST", f"{NOTES_API}/api/notes", self._handle)
+
+    def _handle(self, request):
+        """Record the call, then answer it."""
+        body = json.loads(request.body) if request.body else None
+        self.requests.append({"method": request.method, "authorization": request.headers.get("Authorization"),
+                              "json": body})
+        if self.down is not None:
+            return self.down
+        if self.answers:
+            return _json_response(*self.answers.pop(0))
+        if request.method == "POST":
+            note = {"id": len(self.notes) + 1, "text": body["text"]}
+            self.notes.append(note)
+            return _json_response(201, note)
+        return _json_response(200, {"notes": self.notes})
+
+    def bearer_tokens(self):
+        """The access tokens the client presented, in order."""
+        return [r["authorization"] for r in self.requests]
+
+
+@pytest.fixture
+def notes_api(http):
+    """A fake Notes API."""
+    return FakeNotesApi(http)
+
+
+class LoginFlow:
+    """Drives a browser through the client: forms with CSRF tokens, login, callback."""
+
+    def __init__(self, app, client, auth_server):
+        self.app = app
+        self.client = client
+        self.auth_server = auth_server
+
+    def csrf_token(self, path="/"):
+        """The CSRF token from a page's form, as a browser would submit it."""
+        page = self.client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def post_form(self, path, data=None, page="/"):
+        """Submit a form on `page` to `path`, with its CSRF token."""
+        return self.client.post(path, data={"csrf_token": self.csrf_token(page), **(data or {})})
+
+    def start(self):
+        """Steps 1-4: click "Log in"."""
+        return self.post_form("/login")
+
+    def pushed(self):
+        """The parameters of the client's last push, as the AS received them."""
+        return self.auth_server.pushes[-1]["form"]
+
+    def callback(self, **params):
+        """Step 7: come back from the AS; a param set to None is left out."""
+        query = {"code": "the-code", "state": self.pushed()["state"], "iss": self.auth_server.issuer}
+        query.update(params)
+        return self.client.get("/callback", query_string={k: v for k, v in query.items() if v is not None})
+
+    def complete(self):
+        """A whole successful login; returns the callback's response."""
+        self.start()
+        response = self.callback()
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/notes"
+        return response
+
+    def rows(self):
+        """Every LoginSession row in the database."""
+        with self.app.app_context():
+            rows = db.session.scalars(select(LoginSession)).all()
+            db.session.expunge_all()
+            return rows
+
+    def row(self):
+        """The one LoginSession row (asserts there is exactly one)."""
+        rows = self.rows()
+        assert len(rows) == 1
+        return rows[0]
+
+    def cookie_session(self):
+        """The decoded Flask cookie session (what the browser holds)."""
+        cookie = self.client.get_cookie(self.app.config["SESSION_COOKIE_NAME"])
+        if cookie is None:
+            return {}
+        return self.app.session_interface.get_signing_serializer(self.app).loads(cookie.value)
+
+
+@pytest.fixture
+def flow(app, client, auth_server, notes_api):
+    """A browser-login helper on top of the fake AS and Notes API."""
+    return LoginFlow(app, client, auth_server)
+
+
+@pytest.fixture
+def expect_page():
+    """Check a response is a readable, blue-labelled client page with a status and texts."""
+
+    def check(response, status, *texts):
+        """Assert on the page; returns its unescaped text."""
+        page = html.unescape(response.get_data(as_text=True))
+        assert response.status_code == status
+        assert response.mimetype == "text/html"
+        assert "Notes app — the client" in page
+        assert "#1f5fbf" in page
+        assert "Traceback" not in page
+        for text in texts:
+            assert text in page, f"{text!r} not on the page"
+        return page
+
+    return check

@@ -1,0 +1,69 @@
+"""create_app(), settings, health check and the generic error pages."""
+
+import pytest
+
+from client_app import create_app
+from client_app.config import Config
+
+
+def test_demo_defaults():
+    """Without environment variables the client is the documented demo client."""
+    assert Config.ISSUER == "http://localhost:9000"
+    assert Config.AUTH_SERVER_INTERNAL_URL == ""
+    assert Config.CLIENT_ID == "notes-web"
+    assert Config.CLIENT_SECRET == "notes-web-secret"
+    assert Config.REDIRECT_URI == "http://localhost:3000/callback"
+    assert Config.SCOPE == "openid profile email read:notes write:notes offline_access"
+    assert Config.AUDIENCE == "urn:my-notes-api"
+    assert Config.NOTES_API_URL == "http://localhost:8000"
+    assert Config.TOKEN_ENDPOINT_AUTH_METHOD == "client_secret_basic"
+    assert Config.SESSION_COOKIE_NAME == "client_app_session"
+    assert Config.PORT == 3000
+
+
+def test_test_config_overrides(app):
+    """A test's settings win over the defaults."""
+    assert app.testing
+    assert app.config["ISSUER"] == "http://as.test:9000"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("client_app.sqlite")
+
+
+def test_unknown_auth_method_is_refused(settings):
+    """A typo in TOKEN_ENDPOINT_AUTH_METHOD stops the app at start, not at the first login."""
+    with pytest.raises(ValueError, match="TOKEN_ENDPOINT_AUTH_METHOD"):
+        create_app({**settings, "TOKEN_ENDPOINT_AUTH_METHOD": "private_key_jwt"})
+
+
+def test_healthz(client):
+    """/healthz answers without calling the AS (no HTTP mock is active here)."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_home_page(client, expect_page):
+    """The home page says which party it is and offers a Log in form with a CSRF token."""
+    page = expect_page(client.get("/"), 200, "Log in", 'action="/login"')
+    assert 'name="csrf_token"' in page
+
+
+@pytest.mark.parametrize(("method", "path", "status", "text"), [
+    ("GET", "/nowhere", 404, "Not Found"),
+    ("GET", "/login", 405, "Method Not Allowed"),
+    ("DELETE", "/notes", 405, "Method Not Allowed"),
+])
+def test_http_errors_are_pages(client, expect_page, method, path, status, text):
+    """404 and 405 are readable client pages."""
+    expect_page(client.open(path, method=method), status, text)
+
+
+def test_unexpected_error_is_a_calm_page(settings, expect_page):
+    """A bug becomes a 500 page, never a traceback."""
+    app = create_app({**settings, "TESTING": False})
+
+    @app.get("/boom")
+    def boom():
+        """Fail on purpose."""
+        raise RuntimeError("boom")
+
+    expect_page(app.test_client().get("/boom"), 500, "Internal error")

@@ -1,0 +1,89 @@
+"""oauth_client.py: discovery (with the back-channel rewrite), caching, and the JWKS."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+
+class TestBackChannelRewrite:
+    """In docker the AS is reached at an internal URL but keeps its public issuer."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        """The default settings plus an internal base URL for the AS."""
+        return {**settings, "AUTH_SERVER_INTERNAL_URL": "http://auth-server.internal:9000"}
+
+    def test_back_channel_uses_the_internal_url(self, flow, http):
+        """Discovery, PAR, token and JWKS go to the internal base; the browser goes to the public one."""
+        response = flow.start()
+        location = urlsplit(response.headers["Location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == "http://as.test:9000/authorize"
+        flow.callback()
+        called = [urlsplit(call.request.url).netloc for call in http.calls]
+        assert called == ["auth-server.internal:9000"] * 4
+        assert [urlsplit(call.request.url).path for call in http.calls] == [
+            "/.well-known/openid-configuration", "/oauth/par", "/oauth/token", "/.well-known/jwks.json"]
+
+    def test_iss_is_still_the_public_issuer(self, flow):
+        """RFC 9207: the callback's iss is the public issuer, not the internal URL."""
+        flow.complete()
+        assert flow.row().claims["iss"] == "http://as.test:9000"
+
+
+def test_back_channel_rewrite_rule(app):
+    """Only URLs under the issuer are rewritten, and only when an internal base is set."""
+    server = app.extensions["client_app.auth_server"]
+    server.internal_base = "http://auth_server:9000"
+    assert server.back_channel("http://as.test:9000/oauth/token") == "http://auth_server:9000/oauth/token"
+    assert server.back_channel("http://as.test:90001/oauth/token") == "http://as.test:90001/oauth/token"
+    assert server.back_channel("http://elsewhere.test/jwks") == "http://elsewhere.test/jwks"
+
+
+def test_discovery_with_the_wrong_issuer(flow, expect_page):
+    """RFC 8414 §3.3: a discovery document naming another issuer is not trusted."""
+    flow.auth_server.issuer = "http://impostor.test"
+    expect_page(flow.start(), 502, "Authorization server unavailable", "http://impostor.test")
+    assert flow.auth_server.pushes == []
+
+
+def test_discovery_and_jwks_are_cached(flow):
+    """Two logins fetch discovery and the JWKS once each."""
+    flow.complete()
+    flow.complete()
+    assert flow.auth_server.discovery_fetches == 1
+    assert flow.auth_server.jwks_fetches == 1
+
+
+def test_cache_expires(flow, app):
+    """After METADATA_CACHE_SECONDS both are fetched again."""
+    app.extensions["client_app.auth_server"].cache_seconds = 0
+    flow.complete()
+    flow.complete()
+    assert flow.auth_server.discovery_fetches >= 2
+    assert flow.auth_server.jwks_fetches == 2
+
+
+def test_unknown_kid_refetches_the_jwks(flow, other_key):
+    """Key rotation: an ID token under a new kid makes the client fetch the JWKS again, once."""
+    flow.complete()
+    flow.auth_server.published_keys = [flow.auth_server.id_token_key, other_key]
+    flow.auth_server.id_token_key = other_key
+    flow.complete()
+    assert flow.auth_server.jwks_fetches == 2
+    assert flow.row().access_token == "access-token-2"
+
+
+def test_kid_unknown_even_after_refetch(flow, other_key, expect_page):
+    """A kid the AS does not publish is refused after one refetch."""
+    flow.complete()
+    flow.auth_server.id_token_key = other_key
+    flow.start()
+    expect_page(flow.callback(), 400, "No key for kid: 'test-key-2'")
+    assert flow.auth_server.jwks_fetches == 2
+
+
+def test_unusable_jwks(flow, expect_page):
+    """A JWKS without keys is an AS failure (502), not a crash."""
+    flow.auth_server.published_keys = []
+    flow.start()
+    expect_page(flow.callback(), 502, "holds no usable key")
