@@ -15,6 +15,8 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{Config.PORT}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Build the app once, then fork: create_app() disposes its connections for this.
 preload_app = True
+# No control socket: its default path is shared by every gunicorn run by this user.
+control_socket_disable = True
 # Access log to stdout, errors (and the app's step log) to stderr.
 accesslog = "-"
 errorlog = "-"

@@ -28,7 +28,7 @@ trap stop INT TERM EXIT
 # wait_for NAME URL: poll until the service answers (gunicorn has started its workers).
 wait_for() {
   for _ in $(seq 1 100); do
-    if curl -fsS -o /dev/null "$2"; then return 0; fi
+    if curl -fs -o /dev/null "$2"; then return 0; fi
     sleep 0.2
   done
   echo "$1 did not start; see its log lines above" >&2
