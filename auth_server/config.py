@@ -38,6 +38,12 @@ class Config:
     # RFC 9126 §2.2: the lifetime of a request_uri (the seed shows 30 s). It bounds
     # the browser's arrival at /authorize, not the whole login.
     PAR_EXPIRES_IN = int(_env("PAR_EXPIRES_IN", "30"))
+    # RFC 9126 §2.3: a client pushing faster than this gets 429 with Retry-After.
+    # With the 30 s lifetime (and purge) this also caps the rows one client can hold.
+    PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "60"))
+    PAR_RATE_WINDOW = int(_env("PAR_RATE_WINDOW", "10"))
+    # Wrong passwords allowed in one login before it is closed (no brute force).
+    MAX_FAILED_LOGINS = int(_env("MAX_FAILED_LOGINS", "5"))
     # How long a user has to log in and consent once the browser has arrived.
     INTERACTION_EXPIRES_IN = int(_env("INTERACTION_EXPIRES_IN", "600"))
     # RFC 9700 §4.2.1 recommends short-lived codes; 60 s is plenty for a back channel.

@@ -13,6 +13,7 @@ from authlib.integrations.sqla_oauth2 import OAuth2ClientMixin
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -101,8 +102,12 @@ class PushedRequest(db.Model):
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(String(48))
     params: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)
+
+    # The rate limit counts a client's recent pushes with this index.
+    __table_args__ = (Index("ix_pushed_request_client_created", "client_id", "created_at"),)
 
 
 class Interaction(db.Model):
@@ -119,6 +124,7 @@ class Interaction(db.Model):
     params: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     auth_time: Mapped[int | None] = mapped_column(Integer)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     completed_at: Mapped[int | None] = mapped_column(Integer)
 

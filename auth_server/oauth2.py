@@ -266,7 +266,8 @@ def config_oauth(app):
     # Refresh tokens, rotated on every use.
     server.register_grant(RefreshTokenGrant)
     # RFC 9126: the PAR endpoint, and request_uri resolution at /authorize.
-    server.register_endpoint(PushedAuthorizationEndpoint(config["PAR_EXPIRES_IN"]))
+    server.register_endpoint(PushedAuthorizationEndpoint(
+        config["PAR_EXPIRES_IN"], config["PAR_RATE_LIMIT"], config["PAR_RATE_WINDOW"]))
     server.register_extension(PushedAuthorizationRequests(config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"]))
     # RFC 9207: iss in every authorization response.
     server.register_extension(IssuerInResponse(config["ISSUER"]))

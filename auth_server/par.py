@@ -32,20 +32,38 @@ REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 CLIENT_CREDENTIALS = ("client_secret", "client_assertion", "client_assertion_type")
 
 
+class TooManyPushesError(OAuth2Error):
+    """RFC 9126 §2.3: 429 when a client pushes more often than the server allows."""
+
+    error = "invalid_request"
+    status_code = 429
+
+    def __init__(self, retry_after):
+        super().__init__(f"Too many pushed requests; retry after {retry_after} seconds.")
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        """RFC 6585 §4: say when to come back."""
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class PushedAuthorizationEndpoint(Endpoint):
     """POST /oauth/par: validate and store an authorization request (RFC 9126 §2)."""
 
     ENDPOINT_NAME = "pushed_authorization"
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-    def __init__(self, expires_in):
+    def __init__(self, expires_in, rate_limit, rate_window):
         super().__init__()
         self.expires_in = expires_in
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
 
     def validate_request(self, request):
         """Authenticate the client, then validate its request as /authorize would."""
         # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
         client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="par")
+        self.check_rate(client)
         form = request.form
         # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.
         if "request_uri" in form:
@@ -72,6 +90,16 @@ class PushedAuthorizationEndpoint(Endpoint):
             raise
         return EndpointRequest(request=request, client=client)
 
+    def check_rate(self, client):
+        """RFC 9126 §2.3: refuse a client that pushed too often in the last window."""
+        recent = db.session.scalar(
+            db.select(db.func.count(PushedRequest.id))
+            .where(PushedRequest.client_id == client.client_id,
+                   PushedRequest.created_at > now() - self.rate_window))
+        if recent >= self.rate_limit:
+            log.warning("par: client=%s over its rate limit (%d in %d s)", client.client_id, recent, self.rate_window)
+            raise TooManyPushesError(retry_after=self.rate_window)
+
     def create_response(self, validated):
         """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
         purge_expired()
@@ -81,6 +109,7 @@ class PushedAuthorizationEndpoint(Endpoint):
             reference=reference,
             client_id=validated.client.client_id,
             params=dict(validated.request.payload.data),
+            created_at=now(),
             expires_at=now() + self.expires_in,
         ))
         db.session.commit()

@@ -63,6 +63,8 @@ def login(interaction_id):
     if form.validate_on_submit():
         user = db.session.scalar(db.select(User).filter_by(username=form.username.data or ""))
         if user is None or not user.check_password(form.password.data or ""):
+            if not interactions.record_failed_login(interaction):
+                return login_gone()
             error = "Wrong username or password."
         else:
             interactions.log_in(interaction, user)

@@ -102,3 +102,47 @@ def test_client_secret_is_not_stored_with_the_request(app, client):
         stored = db.session.scalar(db.select(PushedRequest))
         assert "client_secret" not in stored.params
         assert stored.params["client_id"] == "seed-cli"
+
+
+def test_pushing_too_fast_is_429_with_retry_after(tmp_path):
+    """§2.3: 429 Too Many Requests when a client exceeds its rate; it bounds the store too."""
+    from auth_server import create_app
+    from .conftest import Flow
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "PAR_RATE_LIMIT": 3})
+    flow = Flow(app.test_client())
+    assert [flow.push().status_code for _ in range(3)] == [201, 201, 201]
+    response = flow.push()
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "10"
+    assert response.json["error"] == "invalid_request"
+    # Another client is not affected by notes-web's flood.
+    other = app.test_client().post("/oauth/par", data={
+        "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
+        "scope": "openid", "response_type": "code"})
+    assert other.status_code == 201
+
+
+def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
+    """Expired requests are deleted (after a grace period), so the store stays bounded."""
+    import time
+    from auth_server.models import PushedRequest, db
+    flow.push()
+    later = time.time() + 30 + 301
+    monkeypatch.setattr(time, "time", lambda: later)
+    flow.push()
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(PushedRequest.id))) == 1
+
+
+@pytest.mark.parametrize("response_types, error", [(["token"], "unauthorized_client")])
+def test_client_not_registered_for_code_is_unauthorized_client(tmp_path, response_types, error):
+    """RFC 6749 §4.1.2.1 (via RFC 9126 §2.3): a client may only use its registered response types."""
+    from auth_server import create_app
+    from auth_server.config import Config
+    clients = [dict(Config.CLIENTS[1], response_types=response_types)]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "CLIENTS": clients})
+    response = app.test_client().post("/oauth/par", data={
+        "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
+        "scope": "openid", "response_type": "code"})
+    assert response.status_code == 400
+    assert response.json["error"] == error

@@ -31,3 +31,15 @@ def test_token_without_openid_is_not_for_userinfo(flow):
     response = flow.client.get("/userinfo", headers={"Authorization": "Bearer " + token})
     assert response.status_code == 401
     assert response.json["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_token_outside_the_header_is_refused(flow, where):
+    """RFC 9700 §4.3.2 / RFC 6750 §2: tokens never travel in URLs (nor form bodies here)."""
+    token = flow.tokens()["access_token"]
+    if where == "query":
+        response = flow.client.get("/userinfo", query_string={"access_token": token})
+    else:
+        response = flow.client.post("/userinfo", data={"access_token": token})
+    assert response.status_code == 401
+    assert "error=" not in response.headers["WWW-Authenticate"]
