@@ -4,8 +4,11 @@ Grant classes override only the hooks Authlib asks for; `config_oauth(app)` then
 switches each capability on, one commented line each.
 """
 
+import base64
+import binascii
 import json
 import logging
+from urllib.parse import unquote_plus
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
@@ -234,6 +237,29 @@ def query_client(client_id):
     return db.session.scalar(db.select(Client).filter_by(client_id=client_id))
 
 
+def authenticate_client_secret_basic(query_client, request):
+    """RFC 6749 §2.3.1: HTTP Basic, the id and secret each form-urlencoded (Appendix B).
+
+    Authlib decodes them with unquote(), which leaves "+" alone; in form encoding "+"
+    is a space, and a secret may contain spaces (VSCHAR, Appendix A.2). Found by the
+    interop test: openid-client sends "a b" as "a+b", as the RFC says.
+    """
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, client_secret = decoded.partition(":")
+    if not colon:
+        return None
+    client = query_client(unquote_plus(client_id))
+    if client is not None and client.check_client_secret(unquote_plus(client_secret)):
+        return client
+    return None
+
+
 def save_token(token, request):
     """Commit the token row that tokens.issue_tokens added to the session."""
     db.session.commit()
@@ -261,6 +287,8 @@ def config_oauth(app):
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     # The scopes the server knows; anything else is invalid_scope.
     server.scopes_supported = list(config["SCOPES"])
+    # RFC 6749 §2.3.1: client_secret_basic decodes the id and secret as form data.
+    server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
     # The authorization code grant, with OpenID Connect and PKCE (S256 only).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False), PKCE()])
     # Refresh tokens, rotated on every use.
