@@ -1,0 +1,262 @@
+"""Independent peers for our services: panva's Node libraries, run for real.
+
+- auth_server (gunicorn) <- openid-client / oauth4webapi relying parties (Node scripts)
+- client_app + notes_api (gunicorn) -> oidc-provider (a Node server)
+
+Every party is configured by environment variables only, as a newcomer would do.
+The npm packages come from tests/interop/package-lock.json (`npm ci`).
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+INTEROP = Path(__file__).resolve().parent
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+# The oldest Node the peers support (openid-client 6 and oidc-provider 9 need 20+).
+NODE_MAJOR = 20
+
+# Our demo client, as registered at both authorization servers. The redirect URI is
+# never listened on when openid-client plays the client: the test reads the redirect.
+CLIENT_ID = "notes-web"
+RP_REDIRECT_URI = "http://localhost:3000/callback"
+# A secret with a space and the characters form encoding treats specially: RFC 6749
+# §2.3.1 says client_secret_basic form-urlencodes it, and a conforming client does.
+RP_CLIENT_SECRET = "notes web secret+/:%&="
+NOTES_API = "urn:my-notes-api"
+# Our services' settings that a developer's shell must not leak into a test run.
+SERVICE_SETTINGS = ("ISSUER", "AUTH_SERVER_INTERNAL_URL", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI",
+                    "SCOPE", "AUDIENCE", "RESOURCE", "NOTES_API_URL", "JWKS_URL", "DATABASE_URL",
+                    "AUTHLIB_INSECURE_TRANSPORT", "HOST")
+
+
+def free_port():
+    """A loopback port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**settings):
+    """This process's environment without our services' settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_SETTINGS}
+    return {**env, **settings, "PYTHONUNBUFFERED": "1"}
+
+
+class Process:
+    """One party under test, running on loopback: its URL, its log, how to stop it."""
+
+    def __init__(self, name, url, command, env, log_path):
+        self.name = name
+        self.url = url
+        self.log_path = log_path
+        with log_path.open("w") as log_file:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file,
+                                            stderr=subprocess.STDOUT)
+
+    def wait_until_up(self, path, timeout=30):
+        """Poll a URL until it answers 200; fail with the log if the process dies or hangs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.name} exited early:\n{self.log()}")
+            try:
+                if requests.get(self.url + path, timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not come up:\n{self.log()}")
+
+    def log(self):
+        """Everything the process has printed so far."""
+        return self.log_path.read_text()
+
+    def stop(self):
+        """Stop the process (gunicorn stops its workers on SIGTERM)."""
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def gunicorn(service, port, tmp, **settings):
+    """Start one of our services under gunicorn (2 workers), configured by environment."""
+    env = clean_env(PORT=str(port), WEB_CONCURRENCY="2", DATABASE_URL=f"sqlite:///{tmp}/{service}.sqlite",
+                    **settings)
+    command = [GUNICORN, "-c", f"{service}/gunicorn.conf.py", f"{service}:create_app()"]
+    return Process(service, f"http://localhost:{port}", command, env, tmp / f"{service}.log")
+
+
+@pytest.fixture(scope="session")
+def node():
+    """The node binary, with tests/interop's locked npm packages installed."""
+    node = shutil.which("node")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout if node else ""
+    major = int(re.match(r"v(\d+)", version).group(1)) if version else 0
+    if major < NODE_MAJOR:
+        reason = f"the interop tests need Node {NODE_MAJOR}+ and npm (found: {version.strip() or 'no node'})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, but {reason}")
+        pytest.skip(f"{reason}; install Node from https://nodejs.org to run them")
+    installed = INTEROP / "node_modules" / ".package-lock.json"
+    lock = INTEROP / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("node is installed but npm is not: cannot install tests/interop's packages")
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP,
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in tests/interop failed:\n{done.stdout}\n{done.stderr}")
+    return node
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory, request):
+    """Our authorization server under gunicorn; its log is printed if a test failed."""
+    port = free_port()
+    server = gunicorn("auth_server", port, tmp_path_factory.mktemp("auth_server"),
+                      ISSUER=f"http://localhost:{port}", NOTES_WEB_SECRET=RP_CLIENT_SECRET,
+                      NOTES_WEB_REDIRECT_URI=RP_REDIRECT_URI)
+    try:
+        yield server.wait_until_up("/.well-known/openid-configuration")
+    finally:
+        server.stop()
+        if request.session.testsfailed:
+            print(f"\n===== auth_server log =====\n{server.log()}")
+
+
+class RelyingParty:
+    """A Node relying party (openid_client_rp.js or oauth4webapi_rp.js) for our auth_server.
+
+    Each call is one request to the web app it plays: `authorize` (the login button)
+    and `callback` (the redirect back). The session dict stands in for its cookie.
+    """
+
+    def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET):
+        self.command = [node, str(INTEROP / script)]
+        self.env = clean_env(ISSUER=issuer, CLIENT_ID=CLIENT_ID, CLIENT_SECRET=secret,
+                             REDIRECT_URI=RP_REDIRECT_URI, AUDIENCE=NOTES_API,
+                             SCOPE="openid profile email read:notes offline_access")
+
+    def run(self, mode, session=None):
+        """Run the script once; (True, result) on success, (False, error) if it refused."""
+        done = subprocess.run(self.command + [mode], cwd=INTEROP, env=self.env, capture_output=True,
+                              text=True, timeout=60, input=json.dumps(session) if session else None)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode not in (0, 2) or not lines:
+            pytest.fail(f"{self.command[1]} {mode} crashed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.returncode == 0, json.loads(lines[-1])
+
+    def authorize(self):
+        """Discovery and PAR; the session to keep and the URL to send the browser to."""
+        ok, result = self.run("authorize")
+        assert ok, result
+        return result
+
+    def callback(self, session, callback_url):
+        """Process the redirect back: (True, tokens and claims) or (False, error)."""
+        return self.run("callback", {**session, "callback_url": callback_url})
+
+
+class Form(HTMLParser):
+    """The first form on a page: its action, and the values of its inputs (hidden ones too)."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.action = None
+        self.fields = {}
+        self._in_form = False
+        self._done = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        """Collect the form's action and its named inputs' values."""
+        attrs = dict(attrs)
+        if tag == "form" and not self._done:
+            self.action = attrs.get("action", "")
+            self._in_form = True
+        elif tag == "input" and self._in_form and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag):
+        """Stop at the end of the first form."""
+        if tag == "form" and self._in_form:
+            self._in_form = False
+            self._done = True
+
+
+class Browser:
+    """An HTTP session playing the browser: it keeps cookies and follows redirects by hand."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def get(self, url):
+        """GET one URL without following its redirect."""
+        return self.session.get(url, allow_redirects=False, timeout=10)
+
+    def submit(self, page, **values):
+        """Post the page's first form with its hidden fields plus `values`."""
+        form = Form(page.text)
+        assert form.action is not None, f"no form on {page.url}:\n{page.text[:500]}"
+        return self.session.post(urljoin(page.url, form.action), data={**form.fields, **values},
+                                 allow_redirects=False, timeout=10)
+
+    def follow(self, response, stop_at):
+        """Follow redirects until a page (200) or a Location starting with `stop_at`.
+
+        Returns the page, or the Location string that was not followed.
+        """
+        for _ in range(10):
+            if response.status_code not in (301, 302, 303, 307, 308):
+                assert response.status_code == 200, f"{response.url}: {response.status_code}\n{response.text[:500]}"
+                return response
+            location = urljoin(response.url, response.headers["Location"])
+            if location.startswith(stop_at):
+                return location
+            response = self.get(location)
+        pytest.fail(f"too many redirects, last at {response.url}")
+
+
+@pytest.fixture
+def browser():
+    """A fresh browser (its own cookie jar) for one test."""
+    with requests.Session() as session:
+        yield Browser(session)
+
+
+class AuthServerUser:
+    """A person at our auth_server's pages: logs in and consents (or declines)."""
+
+    def __init__(self, browser, auth_server):
+        self.browser = browser
+        self.auth_server = auth_server
+
+    def answer(self, authorization_url, decision="allow", username="alice"):
+        """Steps 4-7: arrive, log in, decide; returns the redirect to the client (not followed)."""
+        login_page = self.browser.follow(self.browser.get(authorization_url), stop_at=RP_REDIRECT_URI)
+        assert "Authorization Server" in login_page.text
+        consent = self.browser.submit(login_page, username=username, password=username)
+        consent_page = self.browser.follow(consent, stop_at=RP_REDIRECT_URI)
+        assert "Read your notes" in consent_page.text
+        decided = self.browser.submit(consent_page, **{decision: decision.title()})
+        return self.browser.follow(decided, stop_at=RP_REDIRECT_URI)
+
+
+@pytest.fixture
+def alice(browser, auth_server):
+    """Alice, at our auth_server's login and consent pages."""
+    return AuthServerUser(browser, auth_server)
