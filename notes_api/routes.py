@@ -99,7 +99,7 @@ def submitted_text():
 def http_error(error):
     """Any HTTP error (404, 405, 500...): JSON under /api/, a readable page elsewhere."""
     response = error.get_response()  # keeps headers such as Allow on a 405
-    if request.path.startswith("/api/"):
+    if request.path == "/api" or request.path.startswith("/api/"):
         code = error.name.lower().replace(" ", "_")
         response.set_data(json.dumps({"error": code, "error_description": error.description}))
         response.content_type = "application/json"

@@ -3,6 +3,7 @@
 from authlib.integrations.flask_oauth2.errors import _HTTPException as OAuthHTTPError
 from flask import current_app
 from flask import jsonify
+from flask import make_response
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
@@ -33,8 +34,8 @@ def init_app(app, csrf):
 def error_response(status, error, description):
     """An OAuth JSON error on the back channel, a readable page on the front channel."""
     if request.path.startswith(BACK_CHANNEL_PREFIXES):
-        return jsonify(error=error, error_description=description), status
-    return render_template("error.html", error=error, description=description), status
+        return make_response(jsonify(error=error, error_description=description), status)
+    return make_response(render_template("error.html", error=error, description=description), status)
 
 
 def csrf_error(exc):
@@ -49,7 +50,7 @@ def http_error(exc):
     error = "invalid_request" if exc.code < 500 else "server_error"
     response = error_response(exc.code, error, exc.description)
     if exc.code == 405:
-        response[0].headers["Allow"] = ", ".join(exc.valid_methods or [])
+        response.headers["Allow"] = ", ".join(exc.valid_methods or [])
     return response
 
 

@@ -50,3 +50,12 @@ def test_unknown_page_is_a_readable_404(client):
     page = client.get("/nope")
     assert page.status_code == 404
     assert page.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("method, path", [("PUT", "/interaction/x/login"), ("DELETE", "/authorize")])
+def test_wrong_method_on_a_page_is_a_readable_405(client, method, path):
+    """Front channel: 405 is a page with an Allow header, not a crash (found by fuzzing)."""
+    page = client.open(path, method=method)
+    assert page.status_code == 405
+    assert page.mimetype == "text/html"
+    assert "GET" in page.headers["Allow"]
