@@ -13,7 +13,6 @@ from urllib.parse import unquote_plus
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
-from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -49,17 +48,6 @@ class InvalidTargetError(OAuth2Error):
 
 class AuthorizationServer(FlaskAuthorizationServer):
     """Authlib's Flask server, able to resume a login from its stored parameters."""
-
-    def authenticate_client(self, request, methods, endpoint="token"):
-        """Authlib's client authentication; a malformed Basic header is invalid_client.
-
-        Authlib 1.9 raises ValueError on some broken headers ("Basic " with nothing
-        after it, credentials that are not UTF-8); found by tests/fuzz.
-        """
-        try:
-            return super().authenticate_client(request, methods, endpoint)
-        except ValueError as error:
-            raise InvalidClientError(status_code=401, description="Malformed client credentials.") from error
 
     def create_oauth2_request(self, request):
         """Use a request rebuilt from a login in progress as it is; else read Flask's."""

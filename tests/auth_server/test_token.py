@@ -153,7 +153,7 @@ def test_refresh_cannot_widen_the_scope(flow):
 
 @pytest.mark.parametrize("header", ["Basic ", "Basic //79", "Basic" + " " * 3, "Basic Og=="])
 def test_malformed_basic_credentials_are_invalid_client(client, header):
-    """Broken HTTP Basic credentials are a 401 invalid_client, never a crash (found by fuzzing)."""
+    """Broken HTTP Basic credentials are a 401 invalid_client, never a crash."""
     response = client.post("/oauth/token", headers={"Authorization": header},
                            data={"grant_type": "authorization_code", "code": "x"})
     assert response.status_code == 401
