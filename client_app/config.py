@@ -32,8 +32,12 @@ class Config:
     REDIRECT_URI = _env("REDIRECT_URI", "http://localhost:3000/callback")
     # offline_access asks for a refresh token (OIDC Core §11).
     SCOPE = _env("SCOPE", "openid profile email read:notes write:notes offline_access")
-    # The API the access token is for (Auth0-style `audience`, like the seed).
+    # The API the access token is for, in the two ways servers ask for it; each is sent
+    # only when set. Auth0 (and our own server, like the seed) read `audience`;
+    # servers that follow RFC 8707 (oidc-provider, ...) read `resource`, which is
+    # then also sent to the token endpoint (RFC 8707 §2.2). Our server reads both.
     AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
+    RESOURCE = _env("RESOURCE", "")
 
     # Where the Notes API (the resource server) is, over the back channel.
     NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")

@@ -212,6 +212,12 @@ def _post_with_client_auth(url, form):
     return _send("POST", url, config["HTTP_TIMEOUT_SECONDS"], data=form, auth=auth)
 
 
+def _configured(**parameters):
+    """Request parameters from settings, {name: setting}; an empty setting is not sent."""
+    config = current_app.config
+    return {name: config[setting] for name, setting in parameters.items() if config[setting]}
+
+
 def _same(received, expected):
     """Compare two secrets in constant time, so timing leaks nothing about them."""
     if not isinstance(received, str) or not isinstance(expected, str):
@@ -252,7 +258,8 @@ def push_authorization_request(login):
         # RFC 7636 §4.2: only the verifier's hash is sent now; the verifier waits for step 8.
         "code_challenge": create_s256_code_challenge(login.code_verifier),
         "code_challenge_method": "S256",
-        "audience": config["AUDIENCE"],
+        # The API the access token is for: Auth0's `audience`, RFC 8707 §2's `resource`.
+        **_configured(audience="AUDIENCE", resource="RESOURCE"),
     }
     log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
     response = _post_with_client_auth(endpoint, form)
@@ -348,6 +355,9 @@ def exchange_code(login, code):
 def _token_request(form):
     """POST a grant to the token endpoint (RFC 6749 §3.2); the tokens, or a page error."""
     endpoint = _server().metadata()["token_endpoint"]
+    # RFC 8707 §2.2: name the resource again, or a server may issue a token for
+    # another one (oidc-provider: for its UserInfo endpoint).
+    form = {**form, **_configured(resource="RESOURCE")}
     response = _post_with_client_auth(endpoint, form)
     body = _json(response, "The token endpoint")
     if response.status_code != 200 or not isinstance(body.get("access_token"), str):

@@ -59,6 +59,7 @@ def settings(tmp_path):
         "REDIRECT_URI": REDIRECT_URI,
         "SCOPE": SCOPE,
         "AUDIENCE": "urn:my-notes-api",
+        "RESOURCE": "",
         "NOTES_API_URL": NOTES_API,
     }
 

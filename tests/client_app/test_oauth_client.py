@@ -87,3 +87,45 @@ def test_unusable_jwks(flow, expect_page):
     flow.auth_server.published_keys = []
     flow.start()
     expect_page(flow.callback(), 502, "holds no usable key")
+
+
+class TestResourceIndicator:
+    """RESOURCE set: RFC 8707's `resource` goes with the push and every token request.
+
+    Found by the interop test against oidc-provider, which reads `resource`, not
+    Auth0's `audience`, and without it issues a token for its own UserInfo endpoint.
+    """
+
+    @pytest.fixture
+    def settings(self, settings, request):
+        """The default settings with this test's AUDIENCE and RESOURCE."""
+        audience, resource = request.param
+        return {**settings, "AUDIENCE": audience, "RESOURCE": resource}
+
+    @pytest.mark.parametrize(("settings", "sent"), [
+        (("urn:my-notes-api", ""), {"audience": "urn:my-notes-api"}),   # the default: Auth0 style
+        (("", "urn:my-notes-api"), {"resource": "urn:my-notes-api"}),   # RFC 8707 only
+        (("urn:a", "urn:b"), {"audience": "urn:a", "resource": "urn:b"}),
+        (("", ""), {}),                                                 # neither: nothing sent
+    ], indirect=["settings"])
+    def test_push_sends_what_is_configured(self, flow, sent):
+        """Each of audience and resource is pushed only when its setting is not empty."""
+        flow.start()
+        pushed = flow.pushed()
+        assert {k: pushed[k] for k in ("audience", "resource") if k in pushed} == sent
+
+    @pytest.mark.parametrize("settings", [("", "urn:my-notes-api")], indirect=True)
+    def test_token_requests_name_the_resource(self, flow):
+        """RFC 8707 §2.2: the code exchange and the refresh grant both carry `resource`."""
+        flow.auth_server.expires_in = 10  # so /notes refreshes first
+        flow.complete()
+        flow.client.get("/notes")
+        grants = [(r["form"]["grant_type"], r["form"].get("resource")) for r in flow.auth_server.token_requests]
+        assert grants == [("authorization_code", "urn:my-notes-api"), ("refresh_token", "urn:my-notes-api")]
+
+    @pytest.mark.parametrize("settings", [("urn:my-notes-api", "")], indirect=True)
+    def test_without_resource_token_requests_are_unchanged(self, flow):
+        """The default: no resource in token requests (audience is for the push only)."""
+        flow.complete()
+        assert "resource" not in flow.auth_server.token_requests[-1]["form"]
+        assert "audience" not in flow.auth_server.token_requests[-1]["form"]
