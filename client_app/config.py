@@ -17,8 +17,9 @@ class Config:
     """Client settings. Every value can be overridden by an environment variable."""
 
     # The authorization server's one public URL (its issuer identifier). The browser
-    # is sent here, and `iss` in callbacks and ID tokens must equal it exactly.
-    ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
+    # is sent here, and `iss` in callbacks and ID tokens must equal it exactly, so it
+    # is kept exactly as written: ours has no trailing slash, Auth0's has one.
+    ISSUER = _env("ISSUER", "http://localhost:9000")
     # Where this process reaches the same server over the back channel (inside
     # docker: http://auth_server:9000). Empty means "the same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")

@@ -110,7 +110,9 @@ class AuthServer:
 
     def __init__(self, config):
         self.issuer = config["ISSUER"]
-        self.internal_base = config["AUTH_SERVER_INTERNAL_URL"] or config["ISSUER"]
+        # OIDC Discovery §4.1: URLs are built on the issuer without its trailing "/".
+        self.public_base = self.issuer.rstrip("/")
+        self.internal_base = config["AUTH_SERVER_INTERNAL_URL"] or self.public_base
         self.timeout = config["HTTP_TIMEOUT_SECONDS"]
         self.cache_seconds = config["METADATA_CACHE_SECONDS"]
         self._metadata, self._metadata_fetched = None, 0.0
@@ -122,8 +124,8 @@ class AuthServer:
         # issuer (http://localhost:9000), but inside a container "localhost" is the
         # container itself. Server-to-server calls go to the internal base instead;
         # only the browser (step 4) uses the public authorization_endpoint.
-        if url == self.issuer or url.startswith(self.issuer + "/"):
-            return self.internal_base + url[len(self.issuer):]
+        if url == self.public_base or url.startswith(self.public_base + "/"):
+            return self.internal_base + url[len(self.public_base):]
         return url
 
     def metadata(self):

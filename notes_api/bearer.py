@@ -197,8 +197,10 @@ class IssuerKeys:
     """
 
     def __init__(self, config):
-        self.issuer = config["ISSUER"].rstrip("/")
-        self.internal_base = (config["AUTH_SERVER_INTERNAL_URL"] or self.issuer).rstrip("/")
+        self.issuer = config["ISSUER"]  # compared exactly, never trimmed
+        # OIDC Discovery §4.1: URLs are built on the issuer without its trailing "/".
+        self.public_base = self.issuer.rstrip("/")
+        self.internal_base = (config["AUTH_SERVER_INTERNAL_URL"] or self.public_base).rstrip("/")
         self.jwks_url = config["JWKS_URL"] or None  # None: learn it from discovery
         self.lifetime = config["JWKS_CACHE_SECONDS"]
         self.min_refetch = config["JWKS_MIN_REFETCH_SECONDS"]
@@ -270,8 +272,8 @@ class IssuerKeys:
         fetch go to the internal base (http://auth_server:9000/...), while the
         tokens' `iss` stays the public URL.
         """
-        if url == self.issuer or url.startswith(self.issuer + "/"):
-            return self.internal_base + url[len(self.issuer):]
+        if url == self.public_base or url.startswith(self.public_base + "/"):
+            return self.internal_base + url[len(self.public_base):]
         return url
 
     def get_json(self, url):

@@ -17,8 +17,9 @@ class Config:
 
     # The one public URL of the authorization server. Tokens must carry exactly
     # this `iss` (RFC 9068 §4, RFC 8725 §3.8), even when we reach the server by
-    # another name inside docker.
-    ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
+    # another name inside docker. So it is kept exactly as written: ours has no
+    # trailing slash, Auth0's has one.
+    ISSUER = _env("ISSUER", "http://localhost:9000")
 
     # Where this process reaches the authorization server (the back channel), e.g.
     # http://auth_server:9000 in docker. Empty (the default) means "same as ISSUER".

@@ -121,18 +121,19 @@ class FakeAuthServer:
         http.add_callback("GET", f"{base}/.well-known/jwks.json", self._jwks)
 
     def _discovery(self, request):
-        """OIDC Discovery: every endpoint under the public issuer."""
+        """OIDC Discovery: every endpoint under the public issuer (less any trailing "/")."""
         self.discovery_fetches += 1
         if self.down:
             return requests.ConnectionError("connection refused")
+        root = self.issuer.rstrip("/")
         return _json_response(200, {
             "issuer": self.issuer,
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/oauth/token",
-            "pushed_authorization_request_endpoint": f"{self.issuer}/oauth/par",
+            "authorization_endpoint": f"{root}/authorize",
+            "token_endpoint": f"{root}/oauth/token",
+            "pushed_authorization_request_endpoint": f"{root}/oauth/par",
             "require_pushed_authorization_requests": True,
-            "userinfo_endpoint": f"{self.issuer}/userinfo",
-            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "userinfo_endpoint": f"{root}/userinfo",
+            "jwks_uri": f"{root}/.well-known/jwks.json",
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
@@ -201,7 +202,7 @@ class FakeAuthServer:
 @pytest.fixture
 def auth_server(http, app, signing_key):
     """A fake AS at the app's back-channel base, with the app's public issuer."""
-    base = app.config["AUTH_SERVER_INTERNAL_URL"] or app.config["ISSUER"]
+    base = app.config["AUTH_SERVER_INTERNAL_URL"] or app.config["ISSUER"].rstrip("/")
     return FakeAuthServer(http, signing_key, app.config["ISSUER"], base)
 
 

@@ -1,5 +1,9 @@
 """create_app(), settings, health check and the generic error pages."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from client_app import create_app
@@ -19,6 +23,14 @@ def test_demo_defaults():
     assert Config.TOKEN_ENDPOINT_AUTH_METHOD == "client_secret_basic"
     assert Config.SESSION_COOKIE_NAME == "client_app_session"
     assert Config.PORT == 3000
+
+
+def test_issuer_is_kept_exactly_as_set():
+    """ISSUER from the environment is not trimmed: issuers compare as exact strings."""
+    code = "from client_app.config import Config; print(Config.ISSUER)"
+    env = {**os.environ, "ISSUER": "https://tenant.example.com/"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "https://tenant.example.com/"
 
 
 def test_test_config_overrides(app):

@@ -129,3 +129,32 @@ class TestResourceIndicator:
         flow.complete()
         assert "resource" not in flow.auth_server.token_requests[-1]["form"]
         assert "audience" not in flow.auth_server.token_requests[-1]["form"]
+
+
+class TestIssuerWithTrailingSlash:
+    """An issuer written with a trailing "/" (Auth0's are) is kept and compared exactly.
+
+    Found by the interop test against oidc-provider run with such an issuer: the
+    client trimmed the "/" from ISSUER, then refused discovery for not matching it.
+    """
+
+    @pytest.fixture
+    def settings(self, settings):
+        """The default settings with a slash-terminated issuer and an internal base."""
+        return {**settings, "ISSUER": "http://as.test:9000/",
+                "AUTH_SERVER_INTERNAL_URL": "http://auth-server.internal:9000"}
+
+    def test_login_completes(self, flow, http):
+        """Discovery, push, callback iss and ID token iss all match the issuer as written."""
+        flow.complete()
+        assert flow.row().claims["iss"] == "http://as.test:9000/"
+        # OIDC Discovery §4.1: the well-known path follows the issuer less its "/";
+        # the back-channel rewrite still finds the endpoints under the issuer.
+        assert [call.request.url for call in http.calls][:2] == [
+            "http://auth-server.internal:9000/.well-known/openid-configuration",
+            "http://auth-server.internal:9000/oauth/par"]
+
+    def test_iss_without_the_slash_is_refused(self, flow, expect_page):
+        """RFC 9207 §2.4: exact string comparison, in this direction too."""
+        flow.start()
+        expect_page(flow.callback(iss="http://as.test:9000"), 400, "mix-up")

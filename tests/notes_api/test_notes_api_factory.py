@@ -1,5 +1,9 @@
 """create_app(), config.py and models.py: settings, the database, the demo notes."""
 
+import os
+import subprocess
+import sys
+
 from sqlalchemy import text
 
 from notes_api.config import Config
@@ -26,6 +30,14 @@ def test_documented_security_settings():
     """The algorithm allow-list and leeway are fixed in code, not taken from the token."""
     assert Config.ALLOWED_ALGORITHMS == ["RS256"]
     assert Config.CLOCK_LEEWAY_SECONDS == 30
+
+
+def test_issuer_is_kept_exactly_as_set():
+    """ISSUER from the environment is not trimmed: issuers compare as exact strings."""
+    code = "from notes_api.config import Config; print(Config.ISSUER)"
+    env = {**os.environ, "ISSUER": "https://tenant.example.com/"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "https://tenant.example.com/"
 
 
 def test_database_url_is_used(app, tmp_path):

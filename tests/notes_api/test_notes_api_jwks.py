@@ -140,3 +140,23 @@ def test_back_channel_rewrites_only_the_issuer_prefix(make_app, url, expected):
     """Only URLs under the issuer are rewritten, and only their prefix."""
     app = make_app(AUTH_SERVER_INTERNAL_URL=INTERNAL + "/")
     assert app.extensions["notes_api.issuer_keys"].back_channel(url) == expected
+
+
+def test_issuer_with_a_trailing_slash_is_compared_exactly(http_mock, make_app, make_token, assert_bearer_error):
+    """An issuer written with a trailing "/" (Auth0's are): discovery, then tokens, match it exactly.
+
+    Found by the interop test against oidc-provider run with such an issuer: the API
+    trimmed the "/" from ISSUER, then refused discovery for not matching it (503).
+    """
+    slashed = ISSUER + "/"
+    # OIDC Discovery §4.1: the well-known path follows the issuer less its "/".
+    http_mock.upsert(responses.GET, ISSUER + "/.well-known/openid-configuration",
+                     json={"issuer": slashed, "jwks_uri": slashed + ".well-known/jwks.json"})
+    client = make_app(ISSUER=slashed).test_client()
+
+    accepted = client.get("/api/notes", headers={"Authorization": "Bearer " + make_token(iss=slashed)})
+    assert accepted.status_code == 200
+    assert accepted.json["notes"][0]["text"] == "Buy oat milk and coffee beans."
+    # RFC 9068 §4: exact match, so the same URL without its "/" is another issuer.
+    refused = client.get("/api/notes", headers={"Authorization": "Bearer " + make_token(iss=ISSUER)})
+    assert_bearer_error(refused, 401, "invalid_token")
