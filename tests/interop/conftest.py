@@ -260,3 +260,47 @@ class AuthServerUser:
 def alice(browser, auth_server):
     """Alice, at our auth_server's login and consent pages."""
     return AuthServerUser(browser, auth_server)
+
+
+class ProviderStack:
+    """oidc-provider and our two services pointed at it: their processes and the issuer."""
+
+    def __init__(self, issuer, processes):
+        self.issuer = issuer
+        self.processes = processes
+        self.provider, self.notes_api, self.client_app = processes
+
+
+# Issuer identifiers are compared as exact strings (RFC 8414 §3.3, RFC 9207 §2.4), and
+# real ones come both ways: ours has no trailing slash, Auth0's has one
+# ("https://tenant.auth0.com/"). oidc-provider takes either; both must work.
+@pytest.fixture(scope="session", params=["", "/"], ids=["issuer", "issuer-with-trailing-slash"])
+def provider_stack(node, tmp_path_factory, request):
+    """oidc-provider, with our notes_api and client_app pointed at it by environment alone."""
+    tmp = tmp_path_factory.mktemp("provider_stack")
+    ports = {name: free_port() for name in ("provider", "client_app", "notes_api")}
+    provider_url = f"http://localhost:{ports['provider']}"
+    issuer = provider_url + request.param
+    client_url = f"http://localhost:{ports['client_app']}"
+    api_url = f"http://localhost:{ports['notes_api']}"
+    env = clean_env(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback")
+    processes = [Process("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
+                         tmp / "provider.log")]
+    try:
+        processes[-1].wait_until_up("/.well-known/openid-configuration")
+        # The API trusts the provider's tokens for our audience: issuer and audience, no more.
+        processes.append(gunicorn("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API))
+        processes[-1].wait_until_up("/healthz")
+        # The client: issuer, its registration there, and the API it wants a token for.
+        processes.append(gunicorn(
+            "client_app", ports["client_app"], tmp, ISSUER=issuer, CLIENT_ID=CLIENT_ID,
+            CLIENT_SECRET="notes-web-secret", REDIRECT_URI=client_url + "/callback",
+            AUDIENCE="", RESOURCE=NOTES_API, NOTES_API_URL=api_url))
+        processes[-1].wait_until_up("/healthz")
+        yield ProviderStack(issuer, processes)
+    finally:
+        for process in processes:
+            process.stop()
+        if request.session.testsfailed:
+            for process in processes:
+                print(f"\n===== {process.name} log =====\n{process.log()}")

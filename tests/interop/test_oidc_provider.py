@@ -1,0 +1,111 @@
+"""Our client_app and notes_api against panva's oidc-provider, an OpenID Certified server.
+
+provider.js runs oidc-provider unmodified, with PAR required, PKCE required, and JWT
+access tokens (RFC 9068) for the resource urn:my-notes-api. client_app and
+notes_api are pointed at it by environment variables alone (see provider_stack).
+"""
+
+import re
+from urllib.parse import parse_qs
+from urllib.parse import urljoin
+from urllib.parse import urlparse
+
+import pytest
+
+from .conftest import Form
+
+
+def query(url):
+    """A URL's query parameters as a flat dict."""
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+class ProviderUser:
+    """Alice, using our client_app, logging in at oidc-provider's own pages."""
+
+    def __init__(self, browser, stack):
+        self.browser = browser
+        self.client = stack.client_app.url
+        self.provider = stack.provider.url
+
+    def start(self):
+        """Steps 1-4: click "Log in" at the client; returns the provider's login page."""
+        home = self.browser.get(self.client + "/")
+        pushed = self.browser.submit(home)
+        assert pushed.status_code == 303
+        # RFC 9126 §4: the browser carries client_id and request_uri only.
+        authorize_url = pushed.headers["Location"]
+        assert authorize_url.startswith(self.provider + "/auth?")
+        params = query(authorize_url)
+        assert set(params) == {"client_id", "request_uri"}
+        assert params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+        login_page = self.browser.follow(self.browser.get(authorize_url), stop_at=self.client)
+        assert Form(login_page.text).fields["prompt"] == "login"
+        return login_page
+
+    def consent_page(self):
+        """Step 5: log in as alice (devInteractions take any password)."""
+        logged_in = self.browser.submit(self.start(), login="alice", password="any")
+        consent_page = self.browser.follow(logged_in, stop_at=self.client)
+        assert Form(consent_page.text).fields["prompt"] == "consent"
+        # The consent page lists what the client pushed: the API's scopes included.
+        assert "read:notes" in consent_page.text
+        return consent_page
+
+    def allow(self):
+        """Steps 6-7: consent; returns the redirect back to the client (not followed)."""
+        return self.browser.follow(self.browser.submit(self.consent_page()), stop_at=self.client)
+
+    def deny(self):
+        """Steps 6-7: cancel at the consent page (oidc-provider's abort route)."""
+        consent_page = self.consent_page()
+        abort = re.search(r'href="([^"]*/abort)"', consent_page.text).group(1)
+        return self.browser.follow(self.browser.get(urljoin(consent_page.url, abort)), stop_at=self.client)
+
+
+@pytest.fixture
+def alice_at_provider(browser, provider_stack):
+    """Alice, about to log in to our client through oidc-provider."""
+    return ProviderUser(browser, provider_stack)
+
+
+def test_client_and_api_complete_the_flow(alice_at_provider, browser, provider_stack):
+    """PAR, login and consent at the provider, code exchange, then notes from notes_api."""
+    client = provider_stack.client_app.url
+    callback_url = alice_at_provider.allow()
+    assert callback_url.startswith(client + "/callback?")
+    params = query(callback_url)
+    assert {"code", "state", "iss"} <= set(params)
+    # RFC 9207: oidc-provider names itself; client_app checks it against ISSUER.
+    assert params["iss"] == provider_stack.issuer
+    # Steps 8-10: client_app exchanges the code and validates the provider's ID token.
+    landed = browser.get(callback_url)
+    assert landed.status_code == 303, landed.text
+    # Steps 11-12: notes_api accepts the provider's JWT access token.
+    notes = browser.get(urljoin(client, landed.headers["Location"]))
+    assert notes.status_code == 200, notes.text
+    assert "Alice at oidc-provider" in notes.text  # claims from the provider's ID token
+    assert "Buy oat milk and coffee beans." in notes.text  # alice's notes, from notes_api
+    api_log = provider_stack.notes_api.log()
+    assert "token ok sub=alice client_id=notes-web" in api_log
+
+
+def test_adding_a_note_uses_the_providers_write_scope(alice_at_provider, browser, provider_stack):
+    """POST through client_app to notes_api: the provider's token carries write:notes."""
+    client = provider_stack.client_app.url
+    browser.get(alice_at_provider.allow())
+    page = browser.get(client + "/notes")
+    added = browser.submit(page, text="Written with a token from oidc-provider")
+    assert added.status_code == 303
+    assert "Written with a token from oidc-provider" in browser.get(client + "/notes").text
+
+
+def test_declining_at_the_provider_is_shown_as_declined(alice_at_provider, browser, provider_stack):
+    """RFC 6749 §4.1.2.1: the provider's access_denied (with state and iss) reaches the user."""
+    callback_url = alice_at_provider.deny()
+    params = query(callback_url)
+    assert params["error"] == "access_denied"
+    assert params["iss"] == provider_stack.issuer
+    page = browser.get(callback_url)
+    assert page.status_code == 403
+    assert "You declined" in page.text
