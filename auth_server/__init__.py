@@ -35,6 +35,7 @@ def create_app(test_config=None):
 
     # Tables and demo clients/users, then the first signing key if there is none.
     models.init_app(app)
+    keys.init_app(app)
     with app.app_context():
         keys.ensure_signing_key()
 

@@ -12,6 +12,14 @@ def _env(name, default):
     return os.environ.get(name, default)
 
 
+def database_url(url):
+    """An SQLAlchemy URL; plain postgresql:// URLs use the pinned psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Config:
     """Server settings. Every value can be overridden by an environment variable."""
 
@@ -20,7 +28,8 @@ class Config:
     ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
 
     # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
-    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")
+    # Replicas share one PostgreSQL: DATABASE_URL=postgresql://user:pass@host/db.
+    SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL", ""))
 
     # DEMO ONLY: a fixed key signs the session cookie; set SECRET_KEY in real life.
     SECRET_KEY = _env("SECRET_KEY", "demo-only-auth-server-secret-key")

@@ -1,16 +1,20 @@
 """Signing keys: generated on first start, stored in the database, published as a JWKS.
 
+Rotate with `flask --app auth_server rotate-keys` (any one replica; they share the table).
+
 Keys live in the database (not a file in one container, not one process's memory) so
 every gunicorn worker and every replica signs with the same key, and a restart keeps
 old tokens verifiable. The newest key signs; every stored key stays in the JWKS so
 tokens signed before a rotation still verify until they expire.
 """
 
+import click
+from flask import current_app
+from flask.cli import with_appcontext
 from joserfc.jwk import RSAKey
-from sqlalchemy.exc import IntegrityError
-
 from .models import SigningKey
 from .models import db
+from .models import hold_startup_lock
 from .models import now
 
 # Parsed keys by kid. A cache of immutable rows, not state: any worker can rebuild it.
@@ -33,12 +37,11 @@ def generate_signing_key():
 
 
 def ensure_signing_key():
-    """Generate the first key pair on first start; workers racing here agree on one."""
+    """Generate the first key pair on first start; replicas starting together agree on one."""
+    hold_startup_lock()
     if db.session.scalar(db.select(SigningKey.kid).limit(1)) is None:
-        try:
-            generate_signing_key()
-        except IntegrityError:  # another process stored one first
-            db.session.rollback()
+        generate_signing_key()
+    db.session.commit()
 
 
 def current_signing_key():
@@ -51,3 +54,33 @@ def public_jwks():
     """RFC 7517 §5: every stored key's public half, for resource servers and clients."""
     rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id.desc()))
     return {"keys": [_load(row).as_dict(private=False) for row in rows]}
+
+
+def rotate_signing_keys():
+    """A new key signs from now on; keys retired longer ago than any token lives are dropped.
+
+    Returns (the new key, the kids removed).
+    """
+    new_key = generate_signing_key()
+    config = current_app.config
+    longest_life = max(config["ACCESS_TOKEN_EXPIRES_IN"], config["ID_TOKEN_EXPIRES_IN"])
+    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id)).all()
+    # A key retires when its successor is made; its tokens live at most longest_life more.
+    removable = [old.kid for old, successor in zip(rows, rows[1:])
+                 if successor.created_at < now() - longest_life]
+    db.session.execute(db.delete(SigningKey).where(SigningKey.kid.in_(removable)))
+    db.session.commit()
+    return new_key, removable
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys_command():
+    """Make a new signing key; old tokens stay valid until they expire."""
+    new_key, removed = rotate_signing_keys()
+    click.echo(f"New signing key {new_key.kid}; removed {len(removed)} retired key(s).")
+
+
+def init_app(app):
+    """Register the rotate-keys command."""
+    app.cli.add_command(rotate_keys_command)

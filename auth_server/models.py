@@ -18,6 +18,7 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -230,9 +231,20 @@ def seed_demo_data(config):
     db.session.commit()
 
 
+def hold_startup_lock():
+    """Serialise start-up work across replicas sharing one PostgreSQL, until the next commit.
+
+    Replicas may start at the same moment; a transaction-level advisory lock lets
+    one create the tables (or the first key), then the next finds them there.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(9126)"))
+
+
 def init_app(app):
     """Bind the database to the app, create the tables and load the demo data."""
     db.init_app(app)
     with app.app_context():
-        db.create_all()
-        seed_demo_data(app.config)
+        hold_startup_lock()
+        db.metadata.create_all(db.session.connection())
+        seed_demo_data(app.config)  # commits, which releases the lock

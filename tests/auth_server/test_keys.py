@@ -26,3 +26,26 @@ def test_rotation_keeps_old_tokens_verifiable(app, flow):
     flow.nonce = "a-fresh-nonce"  # a reused nonce would be refused as a replay
     new_token = flow.tokens()["access_token"]
     assert jwt.decode(new_token, jwks).header["kid"] == new_key.kid
+
+
+def test_rotation_drops_keys_only_after_their_tokens_expired(app, monkeypatch):
+    """A retired key stays while its tokens may live; one rotation later it goes."""
+    import time
+    with app.app_context():
+        first = keys.public_jwks()["keys"][0]["kid"]
+        second, removed = keys.rotate_signing_keys()
+        assert removed == []
+        later = time.time() + 86400 + 1
+        monkeypatch.setattr(time, "time", lambda: later)
+        third, removed = keys.rotate_signing_keys()
+        assert removed == [first]
+        assert [key["kid"] for key in keys.public_jwks()["keys"]] == [third.kid, second.kid]
+
+
+def test_rotate_keys_command(app):
+    """`flask --app auth_server rotate-keys` prints the new kid."""
+    result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0
+    assert "New signing key" in result.output
+    with app.app_context():
+        assert len(keys.public_jwks()["keys"]) == 2
