@@ -9,6 +9,7 @@ from . import bearer
 from . import models
 from . import routes
 from .config import Config
+from .config import database_url
 
 
 def create_app(test_config=None):
@@ -24,7 +25,7 @@ def create_app(test_config=None):
     if not app.config["DATABASE_URL"]:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "notes_api.sqlite")
-    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["DATABASE_URL"])
 
     # Log each protocol step (logger "notes_api", Flask's handler, to stderr).
     app.logger.setLevel(logging.INFO)

@@ -12,6 +12,14 @@ def _env(name, default):
     return os.environ.get(name, default)
 
 
+def database_url(url):
+    """An SQLAlchemy URL; plain postgresql:// URLs use the pinned psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Config:
     """API settings. Every value can be overridden by an environment variable."""
 

@@ -12,6 +12,7 @@ from sqlalchemy import DateTime
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -68,7 +69,11 @@ def init_app(app):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
-        db.create_all()
+        # Replicas sharing one PostgreSQL may start together: a transaction-level
+        # advisory lock lets one create the table and seed, then the next.
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SELECT pg_advisory_xact_lock(8000)"))
+        db.metadata.create_all(db.session.connection())
         # create_app() runs once, in the gunicorn master (preload_app=True), so the
         # workers never race to seed; on a restart the check above makes it a no-op.
         seed_demo_notes(app.config["SEED_NOTES"])

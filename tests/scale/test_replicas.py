@@ -1,0 +1,159 @@
+"""Three auth_server replicas on one PostgreSQL: every flow hops across all three.
+
+Push on the first replica, /authorize on the second, login on the third, consent on
+the first, the token request on the third: 1,000 flows, zero failures. Concurrent
+replays of a request_uri and of a code, each sent to different replicas at the same
+moment, succeed exactly once.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs
+from urllib.parse import urlparse
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from ..integration.conftest import GUNICORN
+from ..integration.conftest import ROOT
+from ..integration.conftest import free_port
+from ..integration.conftest import wait_until_up
+
+FLOWS = int(os.environ.get("REPLICA_FLOWS", "1000"))
+ISSUER = "http://localhost:9000"  # one public issuer, whichever replica answers
+CALLBACK = "http://localhost:3000/callback"
+WEB = ("notes-web", "notes-web-secret")
+
+
+@pytest.fixture(scope="module")
+def replicas(postgres_url, tmp_path_factory):
+    """Three auth_server processes (2 workers each) sharing one database and one issuer."""
+    logs = tmp_path_factory.mktemp("replicas")
+    env = {**os.environ, "DATABASE_URL": postgres_url, "ISSUER": ISSUER, "SECRET_KEY": "shared-by-replicas",
+           "WEB_CONCURRENCY": "2", "PAR_RATE_LIMIT": "1000000", "PYTHONUNBUFFERED": "1"}
+    started = []
+    try:
+        # Started together: they race to create the tables and the first key.
+        for index in range(3):
+            port = free_port()
+            log_path = logs / f"replica{index}.log"
+            with log_path.open("w") as log_file:
+                process = subprocess.Popen([GUNICORN, "-c", "auth_server/gunicorn.conf.py"], cwd=ROOT,
+                                           env={**env, "PORT": str(port)}, stdout=log_file, stderr=subprocess.STDOUT)
+            started.append((f"http://localhost:{port}", process, log_path))
+        for base, process, log_path in started:
+            wait_until_up(base + "/.well-known/jwks.json", process, log_path, timeout=60)
+        yield [base for base, _, _ in started]
+    finally:
+        for _, process, _ in started:
+            process.terminate()
+        for _, process, _ in started:
+            process.wait(timeout=30)
+
+
+def csrf(html):
+    """The CSRF token in a page's form."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def push(base, verifier, nonce):
+    """Step 2 on one replica; returns the request_uri."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    response = requests.post(base + "/oauth/par", auth=WEB, timeout=30, data={
+        "response_type": "code", "redirect_uri": CALLBACK, "scope": "openid read:notes",
+        "audience": "urn:my-notes-api", "state": "s", "nonce": nonce,
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    assert response.status_code == 201, response.text
+    return response.json()["request_uri"]
+
+
+def login_and_consent(browser, arrival, login_base, consent_base):
+    """Steps 5-7, the login on one replica and the consent on another; returns the code."""
+    path = arrival.headers["Location"]
+    page = browser.get(login_base + path, timeout=30)
+    consent_path = browser.post(login_base + path, allow_redirects=False, timeout=30, data={
+        "csrf_token": csrf(page.text), "username": "alice", "password": "alice"}).headers["Location"]
+    page = browser.get(consent_base + consent_path, timeout=30)
+    back = browser.post(consent_base + consent_path, allow_redirects=False, timeout=30,
+                        data={"csrf_token": csrf(page.text), "allow": "Allow"})
+    assert back.status_code == 303, back.text
+    return parse_qs(urlparse(back.headers["Location"]).query)["code"][0]
+
+
+def exchange(base, code, verifier):
+    """Step 8 on one replica."""
+    return requests.post(base + "/oauth/token", auth=WEB, timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier})
+
+
+def one_flow(replicas, keys):
+    """A whole flow hopping across the replicas; returns the access token's claims."""
+    first, second, third = replicas
+    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(12)
+    request_uri = push(first, verifier, nonce)
+    with requests.Session() as browser:
+        arrival = browser.get(second + "/authorize", allow_redirects=False, timeout=30,
+                              params={"client_id": "notes-web", "request_uri": request_uri})
+        assert arrival.status_code == 303, arrival.text
+        code = login_and_consent(browser, arrival, third, first)
+    response = exchange(third, code, verifier)
+    assert response.status_code == 200, response.text
+    return jwt.decode(response.json()["access_token"], keys).claims
+
+
+def test_replicas_share_one_signing_key(replicas):
+    """Started at the same moment, the replicas agreed on one key and one JWKS."""
+    jwks = [requests.get(base + "/.well-known/jwks.json", timeout=10).json() for base in replicas]
+    assert jwks[0] == jwks[1] == jwks[2]
+    assert len(jwks[0]["keys"]) == 1
+
+
+def test_a_thousand_flows_across_three_replicas(replicas):
+    """Every step of every flow on a different replica than the step before: no failure."""
+    keys = KeySet.import_key_set(requests.get(replicas[0] + "/.well-known/jwks.json", timeout=10).json())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: one_flow(replicas, keys), range(FLOWS)))
+    assert len(results) == FLOWS
+    assert all(claims["sub"] == "alice" and claims["iss"] == ISSUER for claims in results)
+    assert len({claims["jti"] for claims in results}) == FLOWS
+
+
+def race(calls):
+    """Run the calls at the same moment, one thread each; returns their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_request_uri_and_code_are_single_use_under_concurrent_replays(replicas, attempt):
+    """Two browsers on two replicas race for one request_uri; three replicas race for one code."""
+    first, second, third = replicas
+    verifier = secrets.token_urlsafe(48)
+    request_uri = push(first, verifier, secrets.token_urlsafe(12))
+    browsers = [requests.Session(), requests.Session()]
+    arrivals = race([
+        lambda: browsers[0].get(second + "/authorize", allow_redirects=False, timeout=30,
+                                params={"client_id": "notes-web", "request_uri": request_uri}),
+        lambda: browsers[1].get(third + "/authorize", allow_redirects=False, timeout=30,
+                                params={"client_id": "notes-web", "request_uri": request_uri}),
+    ])
+    assert sorted(response.status_code for response in arrivals) == [303, 400]
+    winner = next(i for i, response in enumerate(arrivals) if response.status_code == 303)
+    code = login_and_consent(browsers[winner], arrivals[winner], [second, third][winner], first)
+    exchanges = race([lambda base=base: exchange(base, code, verifier) for base in replicas])
+    assert sorted(response.status_code for response in exchanges) == [200, 400, 400]
+    assert all(response.json()["error"] == "invalid_grant" for response in exchanges if response.status_code == 400)
