@@ -42,6 +42,8 @@ class Config:
 
     # Where the Notes API (the resource server) is, over the back channel.
     NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")
+    # This client's own base URL, where the attack lab sends its forged callbacks.
+    CLIENT_BASE_URL = _env("CLIENT_BASE_URL", "http://localhost:3000").rstrip("/")
 
     # Every outbound HTTP call gives up after this many seconds.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
