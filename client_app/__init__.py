@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors
+from . import lab
 from . import models
 from . import oauth_client
 from . import routes
@@ -46,5 +47,8 @@ def create_app(test_config=None):
     # The pages, and a readable page for every failure.
     routes.init_app(app)
     errors.init_app(app)
+
+    # The attack lab: every attack on the flow, run live from a page (lab.py, attacks.py).
+    lab.init_app(app)
 
     return app

@@ -15,6 +15,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{Config.PORT}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Build the app once, then fork: create_app() disposes its connections for this.
 preload_app = True
+# The attack lab's expiry attack holds its request for expires_in + 1 s (31 s by
+# default), longer than gunicorn's default 30 s before it kills a silent worker.
+timeout = 120
 # No control socket: its default path is shared by every gunicorn run by this user.
 control_socket_disable = True
 # Access log to stdout, errors (and the app's step log) to stderr.
