@@ -17,6 +17,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	scripts/demo.sh
 
+## attacks: run every attack of the attack lab against the running stack (start `make demo` first)
+.PHONY: attacks
+attacks: $(STAMP)
+	$(VENV)/bin/python -m client_app.attack_cli
+
 ## test: unit tests for each service, then the three services together on loopback
 test: $(STAMP)
 	scripts/run-tests.sh
