@@ -38,10 +38,15 @@ def wait_until_up(url, process, log_path, timeout=30):
 
 
 class Stack:
-    """Where the three services listen, and their logs."""
+    """Where the three services listen, and their logs.
 
-    def __init__(self, tmp):
+    `overrides` adds environment variables per service, e.g. a shorter request_uri
+    lifetime: {"auth_server": {"PAR_EXPIRES_IN": "3"}}.
+    """
+
+    def __init__(self, tmp, overrides=None):
         self.tmp = tmp
+        self.overrides = overrides or {}
         self.ports = {"auth_server": free_port(), "client_app": free_port(), "notes_api": free_port()}
         self.auth = f"http://localhost:{self.ports['auth_server']}"
         self.client = f"http://localhost:{self.ports['client_app']}"
@@ -54,11 +59,12 @@ class Stack:
                   "DATABASE_URL": f"sqlite:///{self.tmp}/{name}.sqlite"}
         extra = {
             "auth_server": {"NOTES_WEB_REDIRECT_URI": self.client + "/callback"},
-            "client_app": {"REDIRECT_URI": self.client + "/callback", "NOTES_API_URL": self.api},
+            "client_app": {"REDIRECT_URI": self.client + "/callback", "NOTES_API_URL": self.api,
+                           "CLIENT_BASE_URL": self.client},
             "notes_api": {},
         }[name]
         env = {k: v for k, v in os.environ.items() if k not in ("AUTHLIB_INSECURE_TRANSPORT",)}
-        return {**env, **common, **extra, "PYTHONUNBUFFERED": "1"}
+        return {**env, **common, **extra, **self.overrides.get(name, {}), "PYTHONUNBUFFERED": "1"}
 
     def start(self, name, health_path):
         """Start one service under gunicorn and wait until it answers."""
@@ -82,10 +88,8 @@ class Stack:
             process.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory, request):
-    """The running stack; its logs are printed if any test failed."""
-    stack = Stack(tmp_path_factory.mktemp("stack"))
+def run_stack(stack, request):
+    """Start the three services, yield the stack, stop them; print their logs on failure."""
     try:
         stack.start("auth_server", "/.well-known/openid-configuration")
         stack.start("notes_api", "/healthz")
@@ -96,6 +100,12 @@ def stack(tmp_path_factory, request):
         if request.session.testsfailed:
             for name in stack.processes:
                 print(f"\n===== {name} log =====\n{stack.log(name)}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, request):
+    """The running stack; its logs are printed if any test failed."""
+    yield from run_stack(Stack(tmp_path_factory.mktemp("stack")), request)
 
 
 def csrf_token(html):
