@@ -517,13 +517,22 @@ def csrf_token(response):
     return value.group(1)
 
 
-def sign_in_and_allow(run, browser, url, setup=True, show_consent=False,
-                      title="Step 4: the browser opens the authorization URL"):
+def sign_in_and_allow(run, browser, url, setup=True):
     """Steps 4-7 in a browser: arrive, sign in as the demo user, allow.
+
+    Returns the redirect back to the client (its Location).
+    """
+    arrival = run.send("GET", url, "Step 4: the browser opens the authorization URL",
+                       browser=browser, setup=setup)
+    location, _ = finish_sign_in(run, browser, arrival, setup=setup)
+    return location
+
+
+def finish_sign_in(run, browser, arrival, setup=True, show_consent=False):
+    """Steps 5-7 after the browser's arrival at /authorize: sign in, then allow.
 
     Returns (the redirect back to the client, the consent page's response).
     """
-    arrival = run.send("GET", url, title, browser=browser, setup=setup)
     run.require(arrival, (302, 303), "Arriving at /authorize")
     login_url = urljoin(arrival.url, arrival.headers["Location"])
     page = run.send("GET", login_url, browser=browser, record=False)
@@ -558,7 +567,7 @@ def authorized_code(run, **overrides):
     """A push, then a browser sign-in: the Pushed request and a fresh authorization code."""
     pushed = push(run, **overrides)
     with requests.Session() as browser:
-        location, _ = sign_in_and_allow(run, browser, authorize_url(run, pushed.request_uri))
+        location = sign_in_and_allow(run, browser, authorize_url(run, pushed.request_uri))
     return pushed, code_from(location)
 
 

@@ -7,8 +7,9 @@ It uses only what this client knows: its own settings (issuer, client id and sec
 redirect URI, the Notes API's and its own address) and the demo user's password;
 never another service's database or code.
 
-    run_attack(attack, target)  -> Result   one attack
-    run_all(target)             -> [Result] all of them (the page and `make attacks`)
+    run_attack(attack, target)   -> Result    one attack (a Run button)
+    run_all(target)              -> [Result]  all of them (Run all)
+    each_result(target)          -> Results one by one, as they come (`make attacks`)
 
 The page is lab.py, the command line attack_cli.py, the toolkit attack_kit.py.
 """
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import requests
 from joserfc.jwk import RSAKey
@@ -40,6 +42,8 @@ from .attack_kit import callback_params
 from .attack_kit import code_from
 from .attack_kit import csrf_token
 from .attack_kit import exchange_code
+from .attack_kit import finish_sign_in
+from .attack_kit import observed
 from .attack_kit import push
 from .attack_kit import push_form
 from .attack_kit import sign_in_and_allow
@@ -94,6 +98,25 @@ def find(slug):
 # -- the front channel: tampering with what the browser carries ---------------------
 
 
+def tampered_arrival(run, browser, url, title):
+    """Step 4 with a tampered URL: the arrival, or None if the AS did not go on to its login.
+
+    RFC 9126 §4 lets the AS either ignore the extra front-channel parameters (and go on
+    with the pushed request) or refuse the request: an error page, or an error sent to
+    the pushed redirect URI. Either way no code, which blocks the attack.
+    """
+    arrival = run.send("GET", url, title, browser=browser)
+    went_to = urljoin(arrival.url, arrival.headers.get("Location", ""))
+    if arrival.status_code in (302, 303) and urlsplit(went_to).netloc == urlsplit(arrival.url).netloc:
+        return arrival  # on to the AS's own login page, with the pushed parameters
+    params = callback_params(went_to)
+    to_client = went_to.split("?")[0] == run.target.redirect_uri
+    refused = arrival.status_code >= 400 or (to_client and "error" in params and "code" not in params)
+    saw = observed(arrival) if arrival.status_code >= 400 else f"redirect to {went_to.split('?')[0]}"
+    run.expect(refused, saw, "the added parameter ignored, or the request refused")
+    return None
+
+
 @attack("scope-tampering", "Scope tampering in the front channel",
         "Add scope=…write:notes offline_access to the /authorize URL of a request pushed "
         "with scope 'openid read:notes', hoping for more access.",
@@ -106,16 +129,18 @@ def scope_tampering(run):
     pushed = push(run, scope=pushed_scope)
     url = authorize_url(run, pushed.request_uri, scope=" ".join([pushed_scope, *added]))
     with requests.Session() as browser:
-        location, consent = sign_in_and_allow(run, browser, url, setup=False, show_consent=True,
-                                              title="Step 4, with scope added to the URL")
+        arrival = tampered_arrival(run, browser, url, "Step 4, with scope added to the URL")
+        if arrival is None:
+            return
+        location, consent = finish_sign_in(run, browser, arrival, setup=False, show_consent=True)
     shown = [scope for scope in added if scope in consent.text]
     run.expect(not shown, f"consent shows {', '.join(shown) or 'only the pushed scopes'}",
                f"consent lists only {pushed_scope}")
     response = exchange_code(run, pushed, code_from(location))
     run.require(response, (200,), "Exchanging the code")
     granted = response.json().get("scope", "")
-    run.expect(set(granted.split()) == set(pushed_scope.split()), f"token scope '{granted}'",
-               f"token scope '{pushed_scope}'")
+    widened = [scope for scope in added if scope in granted.split()]
+    run.expect(not widened, f"token scope '{granted}'", f"token scope '{pushed_scope}'")
 
 
 @attack("redirect-uri-tampering", "redirect_uri tampering in the front channel",
@@ -128,8 +153,10 @@ def redirect_uri_tampering(run):
     pushed = push(run)
     url = authorize_url(run, pushed.request_uri, redirect_uri=ATTACKER_REDIRECT_URI)
     with requests.Session() as browser:
-        location, _ = sign_in_and_allow(run, browser, url, setup=False,
-                                        title="Step 4, with redirect_uri added to the URL")
+        arrival = tampered_arrival(run, browser, url, "Step 4, with redirect_uri added to the URL")
+        if arrival is None:
+            return
+        location, _ = finish_sign_in(run, browser, arrival, setup=False)
     went_to = location.split("?")[0]
     run.expect(went_to == run.target.redirect_uri, f"code sent to {went_to}",
                f"code sent to {run.target.redirect_uri}")
@@ -396,7 +423,7 @@ def client_login(run, browser, username_note):
     started = run.send("POST", base + "/login", "Click 'Log in' on the client", browser=browser,
                        setup=True, data={"csrf_token": csrf_token(home)})
     run.require(started, (302, 303), "Starting a login at the client")
-    location, _ = sign_in_and_allow(run, browser, urljoin(base + "/", started.headers["Location"]))
+    location = sign_in_and_allow(run, browser, urljoin(base + "/", started.headers["Location"]))
     run.note(username_note)
     return location
 

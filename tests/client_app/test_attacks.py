@@ -6,6 +6,7 @@ here the peers are the fake ones from conftest.py (or nobody at all).
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -201,6 +202,27 @@ class TestAgainstFakePeers:
         assert (step.method, step.url, step.status) == ("POST", f"{ISSUER}/oauth/par", 400)
         assert "request_uri=urn:ietf:params:oauth:request_uri:" in step.request_body
         assert json.loads(step.response_body)["error"] == "invalid_request"
+
+    @pytest.mark.parametrize("slug", ["scope-tampering", "redirect-uri-tampering"])
+    @pytest.mark.parametrize("status, headers, verdict, saw", [
+        # RFC 9126 §4 lets the AS refuse the tampered request instead of ignoring the extras.
+        (400, {"Content-Type": "text/html"}, BLOCKED, "400 invalid_request"),
+        (303, {"Location": "http://localhost:3000/callback?error=invalid_request&iss=x"}, BLOCKED,
+         "redirect to http://localhost:3000/callback"),
+        # Going along with the attacker's redirect_uri: the code would go to them.
+        (303, {"Location": "https://attacker.example/callback?code=stolen"}, NOT_BLOCKED,
+         "redirect to https://attacker.example/callback"),
+    ])
+    def test_tampering_refused_at_authorize(self, target, auth_server, http, slug, status, headers,
+                                            verdict, saw):
+        """An AS that refuses the tampered URL blocks it too; one that redirects to it does not."""
+        http.add("GET", f"{ISSUER}/authorize", status=status, headers=headers,
+                 body="<main><p><code>invalid_request</code>: conflicting parameters</p></main>")
+        result = attacks.run_attack(attacks.find(slug), target)
+        assert (result.verdict, result.saw) == (verdict, saw)
+        # Nothing was ever sent to the attacker's address (it would be a connection error).
+        hosts = {urlsplit(step.url).netloc for step in result.steps if step.kind == "exchange"}
+        assert hosts == {"as.test:9000"}
 
     def test_a_refused_setup_step_means_could_not_run(self, target, auth_server):
         """If the legitimate push fails, the attack cannot be tried: it says why."""
