@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import authorize
 from . import discovery
+from . import flows
 from . import token
 from . import userinfo
 
@@ -20,11 +21,12 @@ BACK_CHANNEL_PREFIXES = ("/oauth/", "/userinfo", "/.well-known/")
 
 def init_app(app, csrf):
     """Register the blueprints, the error pages and the security headers."""
-    for module in (authorize, discovery, token, userinfo):
+    for module in (authorize, discovery, token, userinfo, flows):
         app.register_blueprint(module.bp)
     # Back-channel endpoints authenticate the client, not a cookie: no CSRF token.
     csrf.exempt(token.bp)
     csrf.exempt(userinfo.bp)
+    csrf.exempt(flows.bp)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

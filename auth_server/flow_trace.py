@@ -1,0 +1,394 @@
+"""Flow traces for teaching: what this server did in one PAR flow, step by step.
+
+The client's inspector shows a learner every message of their flow. Steps 5-6 (the
+browser and this server) and step 9 (this server validating the token request)
+happen where the client cannot see them, so this server keeps a short record per
+flow and tells it to the client that owns the flow:
+- the requests it served for the flow: the push (step 2), the browser's arrival
+  (step 4), the login and consent pages (steps 5-6) and the redirect back with the
+  code (step 7): method, path, status; never a cookie, a form field or a password;
+- each token request for the flow's code (step 9): the checks made and their outcomes.
+
+Nothing here changes a decision: it only watches, through Flask's after_request, and
+through Authlib's own seams at the token endpoint (the `client_authenticated` signal,
+then the grant's `after_validate_token_request` and `after_create_token_response`
+hooks). A flow is found by its request_uri, or by its code (stored only as a hash).
+POST /oauth/flow-trace (views/flows.py) answers only the client that owns the flow.
+"""
+
+import logging
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+
+from authlib.integrations.flask_oauth2 import client_authenticated
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.endpoint import Endpoint
+from authlib.oauth2.rfc6749.endpoint import EndpointRequest
+from flask import g
+from flask import request
+from sqlalchemy import JSON
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from .models import AuthorizationCode
+from .models import Interaction
+from .models import PushedRequest
+from .models import db
+from .models import now
+from .models import sha256
+
+log = logging.getLogger("auth_server")
+
+# RFC 9126 §2.2: the request_uri prefix (par.py issues them).
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+# Traces are teaching material, not an audit log: kept one day.
+KEEP_SECONDS = 86400
+
+# Step 9: the checks the token endpoint makes on an authorization_code grant, in the
+# order Authlib (and oauth2.py) makes them. A failed check stops the rest.
+CHECKS = (
+    ("client_authenticated", "The client proved who it is (client_id and secret)",
+     "RFC 6749 §2.3.1, §3.2.1"),
+    ("grant_type_allowed", "The client is registered for grant_type=authorization_code",
+     "RFC 6749 §5.2 (unauthorized_client)"),
+    ("code_present", "The request carries a code", "RFC 6749 §4.1.3"),
+    ("code_valid", "The code exists, was issued to this client, is unused and unexpired "
+     "(and is used up now, in one UPDATE)", "RFC 6749 §4.1.2, §4.1.3; RFC 9700 §4.2.1"),
+    ("redirect_uri_matches", "redirect_uri is identical to the one in the pushed request",
+     "RFC 6749 §4.1.3"),
+    ("pkce_verified", "PKCE: BASE64URL(SHA256(code_verifier)) equals the pushed code_challenge",
+     "RFC 7636 §4.6"),
+    ("user_exists", "The user who consented still exists", "RFC 6749 §4.1.3"),
+    ("tokens_issued", "Tokens issued for the consented scope and audience",
+     "RFC 6749 §5.1; RFC 9068 §2; OIDC Core §3.1.3.3"),
+)
+# The Flask endpoints (blueprint.view) this module watches, and the step each serves.
+WATCHED = {
+    "token.pushed_authorization_request": 2,
+    "authorize.authorize": 4,
+    "authorize.login": 5,
+    "authorize.consent": 5,  # GET shows consent (5); POST gives it (6), answered by 7
+    "token.token": 9,
+}
+
+
+class FlowTrace(db.Model):
+    """One pushed request's flow, owned by the client that pushed it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    request_uri: Mapped[str] = mapped_column(String(160), unique=True)
+    # SHA-256 of the code issued at step 7: the token request is matched by it.
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[int] = mapped_column(Integer, default=now, index=True)
+
+
+class FlowEvent(db.Model):
+    """One request this server served for a flow (rows are only ever added)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trace_id: Mapped[int] = mapped_column(ForeignKey("flow_trace.id"), index=True)
+    # "request" (steps 2-7) or "token_request" (step 9).
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict] = mapped_column(JSON)
+    at: Mapped[int] = mapped_column(Integer, default=now)
+
+
+class FlowNotFoundError(InvalidRequestError):
+    """No flow with that request_uri or code belongs to the authenticated client."""
+
+    status_code = 404
+
+
+class FlowTraceEndpoint(Endpoint):
+    """POST /oauth/flow-trace: a flow's record, for the client that owns it."""
+
+    ENDPOINT_NAME = "flow_trace"
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_request(self, request):
+        """Authenticate the client as at the token endpoint; exactly one of request_uri, code."""
+        client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="flow_trace")
+        keys = [name for name in ("request_uri", "code") if request.form.get(name)]
+        if len(keys) != 1:
+            raise InvalidRequestError("Send exactly one of 'request_uri' or 'code'.")
+        return EndpointRequest(request=request, client=client)
+
+    def create_response(self, validated):
+        """The flow's record; 404 alike for an unknown flow and another client's."""
+        form = validated.request.form
+        if form.get("request_uri"):
+            trace = db.session.scalar(db.select(FlowTrace).filter_by(request_uri=form["request_uri"]))
+        else:
+            trace = db.session.scalar(db.select(FlowTrace).filter_by(code_hash=sha256(form["code"])))
+        # Another client's flow gets the same answer as no flow: nothing leaks.
+        if trace is None or trace.client_id != validated.client.client_id:
+            raise FlowNotFoundError("No flow with this request_uri or code belongs to this client.")
+        return 200, report(trace), [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+def report(trace):
+    """A flow's record as JSON-ready data: no secret, no token, no code, no password."""
+    events = db.session.scalars(db.select(FlowEvent).filter_by(trace_id=trace.id).order_by(FlowEvent.id))
+    requests, token_requests = [], []
+    for event in events:
+        (requests if event.kind == "request" else token_requests).append({**event.data, "at": event.at})
+    return {
+        "client_id": trace.client_id,
+        "request_uri": trace.request_uri,
+        "pushed_at": trace.created_at,
+        "code_issued": trace.code_hash is not None,
+        "requests": requests,
+        "token_requests": token_requests,
+    }
+
+
+def observe(response):
+    """after_request: add what this request did to its flow's trace (never fails it)."""
+    step = WATCHED.get(request.endpoint)
+    if step is None:
+        return response
+    try:
+        if step == 9:
+            _observe_token_request(response)
+        else:
+            _observe_flow_request(step, response)
+    except SQLAlchemyError:
+        # A trace is a teaching aid: losing one must never break the flow itself.
+        db.session.rollback()
+        log.warning("flow trace not recorded for %s", request.endpoint, exc_info=True)
+    return response
+
+
+def _observe_flow_request(step, response):
+    """Steps 2-7: record method, path, status (and where a redirect goes)."""
+    if step == 2:
+        trace = _start_trace(response)
+    elif step == 4:
+        trace = _trace_by_request_uri(request.args.get("request_uri"))
+    else:
+        interaction = db.session.get(Interaction, (request.view_args or {}).get("interaction_id", ""))
+        trace = _trace_by_request_uri(interaction.request_uri if interaction else None)
+    if trace is None:
+        return
+    if request.endpoint == "authorize.consent" and request.method == "POST":
+        step = 6
+    entry = {"step": step, "channel": "back" if step == 2 else "front", "method": request.method,
+             "path": request.full_path.rstrip("?"), "status": response.status_code}
+    location = response.headers.get("Location")
+    if location:
+        entry["location"], code = _without_values(location)
+        if code:
+            # Step 7: the code goes back to the client; remember only its hash.
+            trace.code_hash = sha256(code)
+    entry["note"] = _note(step, response, trace)
+    db.session.add(FlowEvent(trace_id=trace.id, kind="request", data=entry))
+    db.session.commit()
+
+
+def _start_trace(response):
+    """Step 3 answered 201: a new flow, owned by the client that pushed it."""
+    body = response.get_json(silent=True) or {}
+    request_uri = body.get("request_uri")
+    if response.status_code != 201 or not isinstance(request_uri, str):
+        return None
+    pushed = db.session.scalar(db.select(PushedRequest).filter_by(
+        reference=request_uri.removeprefix(REQUEST_URI_PREFIX)))
+    if pushed is None:
+        return None
+    db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
+    db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
+    trace = FlowTrace(client_id=pushed.client_id, request_uri=request_uri)
+    db.session.add(trace)
+    db.session.flush()
+    return trace
+
+
+def _trace_by_request_uri(request_uri):
+    """The flow a request_uri started, if it is one this server issued."""
+    if not request_uri:
+        return None
+    return db.session.scalar(db.select(FlowTrace).filter_by(request_uri=request_uri))
+
+
+def _without_values(location):
+    """A redirect's target with its query values hidden; and the code, if it carries one."""
+    parts = urlsplit(location)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    shown = "&".join(f"{name}=…" for name, _ in params)
+    target = parts._replace(query=shown).geturl()
+    return target, dict(params).get("code")
+
+
+def _note(step, response, trace):
+    """One sentence saying what the request did, as far as its status tells."""
+    status = response.status_code
+    if step == 2:
+        return "pushed request stored; request_uri issued"
+    if step == 4 and status >= 400:
+        pushed = db.session.scalar(db.select(PushedRequest).filter_by(
+            reference=trace.request_uri.removeprefix(REQUEST_URI_PREFIX)))
+        if pushed is not None and pushed.used_at is not None:
+            return "refused: this request_uri was already used (one-time use, RFC 9126 §4)"
+        return "refused: the request_uri has expired or is unknown (RFC 9126 §4)"
+    if step == 4:
+        return "request_uri used up; the pushed parameters are the request"
+    if step == 5 and request.endpoint == "authorize.login":
+        if request.method == "GET":
+            return "login page shown"
+        return "user authenticated" if status in (302, 303) else "login refused"
+    if step == 5:
+        return "consent page shown with the pushed scopes"
+    location = response.headers.get("Location", "")
+    if "error=access_denied" in location:
+        return "user denied; access_denied sent back to the client (step 7)"
+    if "code=" in location:
+        return "user allowed; code sent back to the client through the browser (step 7)"
+    return "consent not completed"
+
+
+def _observe_token_request(response):
+    """Step 9: the checks made on an authorization_code token request, and their outcomes."""
+    if request.form.get("grant_type") != "authorization_code" or not request.form.get("code"):
+        return
+    code = request.form["code"]
+    trace = db.session.scalar(db.select(FlowTrace).filter_by(code_hash=sha256(code)))
+    if trace is None:
+        return
+    evidence = g.get("flow_trace_evidence", {})
+    body = response.get_json(silent=True) or {}
+    if response.status_code == 200:
+        # Which tokens came out (OpenID's own hook adds the ID token), never their values.
+        evidence["issued"] = [name for name in ("access_token", "refresh_token", "id_token") if name in body]
+        evidence["scope"] = body.get("scope", "")
+    entry = {
+        "step": 9,
+        "status": response.status_code,
+        "auth_method": evidence.get("auth_method"),
+        "error": body.get("error"),
+        "error_description": body.get("error_description"),
+        "checks": checks(evidence, response.status_code, body, code, trace.client_id),
+    }
+    db.session.add(FlowEvent(trace_id=trace.id, kind="token_request", data=entry))
+    db.session.commit()
+
+
+def checks(evidence, status, body, code, owner):
+    """The CHECKS list with outcomes: passed, failed, skipped or "not reached".
+
+    Hook evidence says which checks passed; a refusal names the check that failed
+    (Authlib stops at the first failure, so every check before it passed).
+    """
+    passed = set(evidence.get("passed", ()))
+    failed = None if status == 200 else _failed_check(status, body, passed)
+    results, reached = [], True
+    for check_id, label, rule in CHECKS:
+        if check_id == failed:
+            outcome, reached = "failed", False
+        elif not reached:
+            outcome = "not reached"
+        elif check_id == "pkce_verified" and "code_challenge_method" in evidence and (
+                evidence["code_challenge_method"] is None):
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        results.append({"id": check_id, "check": label, "rule": rule, "outcome": outcome,
+                        "detail": _detail(check_id, outcome, evidence, body, code, owner)})
+    return results
+
+
+def _failed_check(status, body, passed):
+    """Which check a token error response reports."""
+    error = body.get("error")
+    description = body.get("error_description") or ""
+    if status == 401 or error == "invalid_client":
+        return "client_authenticated"
+    if error == "unauthorized_client":
+        return "grant_type_allowed"
+    if "Missing 'code'" in description:
+        return "code_present"
+    if "'code'" in description:
+        return "code_valid"
+    if "redirect_uri" in description:
+        return "redirect_uri_matches"
+    if "code_verifier" in description or "hallenge" in description:
+        return "pkce_verified"
+    if "'user'" in description:
+        return "user_exists"
+    # Not one we know: the first check the hooks did not see pass.
+    return next((c for c, _, _ in CHECKS if c not in passed), "tokens_issued")
+
+
+def _detail(check_id, outcome, evidence, body, code, owner):
+    """A short, secret-free explanation of one check's outcome."""
+    if outcome == "not reached":
+        return ""
+    if check_id == "client_authenticated":
+        if outcome == "failed":
+            return body.get("error_description") or "client authentication failed"
+        return f"{evidence.get('client_id', owner)} via {evidence.get('auth_method', 'its secret')}"
+    if check_id == "code_valid" and outcome == "failed":
+        return _why_code_refused(code, owner)
+    if check_id == "redirect_uri_matches" and outcome == "passed":
+        return evidence.get("redirect_uri", "")
+    if check_id == "pkce_verified":
+        if outcome == "skipped":
+            return "no code_challenge was pushed, so there is no verifier to check (PKCE optional for this client)"
+        return f"method {evidence.get('code_challenge_method', 'S256')}" if outcome == "passed" else (
+            body.get("error_description") or "")
+    if check_id == "tokens_issued" and outcome == "passed":
+        issued = ", ".join(evidence.get("issued", ())) or "tokens"
+        return f"{issued}; scope {evidence.get('scope', '')!r}"
+    return (body.get("error_description") or "") if outcome == "failed" else ""
+
+
+def _why_code_refused(code, owner):
+    """Why the code check failed, read from the stored code (never shown: only its state)."""
+    row = db.session.scalar(db.select(AuthorizationCode).filter_by(code=code))
+    if row is None:
+        return "no such code"
+    if row.client_id != owner:
+        return "the code was issued to another client"
+    if row.used_at is not None:
+        return "the code was already used: a replay, so the tokens it issued were revoked (RFC 6749 §4.1.2)"
+    if row.expires_at < now():
+        return "the code has expired"
+    return "the code was refused"
+
+
+def _on_client_authenticated(sender, client=None, grant=None, **extra):
+    """Authlib's signal at the token endpoint: watch this grant's own checks."""
+    if grant is None or grant.GRANT_TYPE != "authorization_code":
+        return
+    g.flow_trace_evidence = {
+        "client_id": client.client_id,
+        "auth_method": getattr(grant.request, "auth_method", None),
+        "passed": ["client_authenticated"],
+    }
+    # The hooks Authlib's own extensions (PKCE, OpenID) use, on this grant only.
+    grant.register_hook("after_validate_token_request", _after_validate_token_request)
+    grant.register_hook("after_create_token_response", _after_create_token_response)
+
+
+def _after_validate_token_request(grant, result):
+    """The code was found, used up and matched the redirect_uri."""
+    evidence = g.flow_trace_evidence
+    code = grant.request.authorization_code
+    evidence["passed"] += ["grant_type_allowed", "code_present", "code_valid", "redirect_uri_matches"]
+    evidence["redirect_uri"] = code.redirect_uri
+    evidence["code_challenge_method"] = code.code_challenge_method if code.code_challenge else None
+
+
+def _after_create_token_response(grant, result):
+    """Tokens were issued: PKCE (checked in the hook before) and every other check passed."""
+    g.flow_trace_evidence["passed"] += ["pkce_verified", "user_exists", "tokens_issued"]
+
+
+def init_app(app):
+    """Register the endpoint on the app's Authlib server and start watching."""
+    app.extensions["authorization_server"].register_endpoint(FlowTraceEndpoint())
+    client_authenticated.connect(_on_client_authenticated)
