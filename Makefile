@@ -1,9 +1,10 @@
-# PAR Lab: `make demo` runs the three services natively; `make test` runs every test.
+# PAR Lab: `make demo` runs the three services natively; `make test` runs every test;
+# `make up` / `make down` run them in Docker with Compose.
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt */requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean up down
 
 # A virtualenv with the pinned dependencies, rebuilt when a requirements file changes.
 $(STAMP): requirements-dev.txt auth_server/requirements.txt client_app/requirements.txt notes_api/requirements.txt
@@ -25,6 +26,14 @@ attacks: $(STAMP)
 ## test: unit tests for each service, then the three services together on loopback
 test: $(STAMP)
 	scripts/run-tests.sh
+
+## up: build the three images and start them with Docker Compose (same ports as demo)
+up:
+	scripts/up.sh
+
+## down: stop and remove the containers; the named volumes keep the data
+down:
+	scripts/compose.sh down
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
