@@ -1,0 +1,204 @@
+"""The compose stack, built and started once per test session, under its own project name.
+
+The chain: engine (the Docker SDK client; skip without one, fail in CI) -> stack (the
+three containers from docker-compose.yml, on free host ports) -> browser (a cookie
+jar playing the browser). Compose runs as a subprocess, with whichever of
+`docker compose` (v2) and `docker-compose` (v1) is installed; the SDK waits for
+health, inspects, stops, starts and restarts containers and reads their logs.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("auth_server", "notes_api", "client_app")
+# The first build installs three sets of wheels; later ones come from the build cache.
+BUILD_TIMEOUT_SECONDS = 900
+HEALTHY_TIMEOUT_SECONDS = 90
+# The first test also waits for the build, longer than pytest.ini's 300 s per test.
+E2E_TEST_TIMEOUT_SECONDS = BUILD_TIMEOUT_SECONDS + 300
+
+
+def unavailable(reason):
+    """No engine or no compose: skip on a laptop, but fail in CI, where they must run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true, so the e2e tests must run (see scripts/ci-docker.sh)")
+    pytest.skip(f"{reason}: the e2e tests need Docker (set CI=true to make this a failure)")
+
+
+def socket_problem():
+    """Why the engine's Unix socket refuses a connection, or None if it accepts one.
+
+    Checked before the SDK tries: docker-py leaves its socket unclosed when the
+    connection fails, which pytest's filterwarnings=error turns into an error.
+    """
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return None
+    path = host[len("unix://"):]
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(path)
+        except OSError as e:
+            return f"cannot connect to {path}: {e.strerror}"
+    return None
+
+
+def compose_command():
+    """`docker compose` (v2) if installed, else `docker-compose` (v1), else None."""
+    if shutil.which("docker"):
+        v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if v2.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def free_port():
+    """A loopback port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    """One compose project of the three services: URLs, containers, logs, lifecycle."""
+
+    def __init__(self, engine, command):
+        self.engine = engine
+        self.command = command
+        # A project of our own: containers, network and volumes never touch a user's stack.
+        self.project = f"parlab-e2e-{secrets.token_hex(3)}"
+        # Free host ports too, so a running `make up` or `make demo` is no obstacle.
+        self.ports = {"auth_server": free_port(), "client_app": free_port(), "notes_api": free_port()}
+        self.auth = f"http://localhost:{self.ports['auth_server']}"
+        self.client = f"http://localhost:{self.ports['client_app']}"
+        self.api = f"http://localhost:{self.ports['notes_api']}"
+
+    def compose(self, *args, timeout=300):
+        """Run one compose command for this project; fail the test with its output if it fails."""
+        env = {**os.environ, "AUTH_PORT": str(self.ports["auth_server"]),
+               "CLIENT_PORT": str(self.ports["client_app"]), "API_PORT": str(self.ports["notes_api"])}
+        result = subprocess.run([*self.command, "-p", self.project, *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            pytest.fail(f"{' '.join(self.command)} {' '.join(args)} failed:\n"
+                        f"{result.stdout}\n{result.stderr}\n{self.logs_report()}")
+        return result
+
+    def up(self):
+        """Start (or create) the three containers and wait until all are healthy."""
+        self.compose("up", "-d")
+        self.wait_healthy()
+
+    def down(self, volumes=False):
+        """Remove the containers and network; the named volumes too if asked."""
+        self.compose("down", *(["-v"] if volumes else []))
+
+    def containers(self):
+        """This project's containers, by service name (from Compose's labels)."""
+        found = self.engine.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"})
+        return {c.labels["com.docker.compose.service"]: c for c in found}
+
+    def container(self, service):
+        """One service's container, freshly inspected."""
+        return self.containers()[service]
+
+    def wait_healthy(self, services=SERVICES):
+        """Wait until the containers' healthchecks pass; fail with their logs if they don't."""
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            found = self.containers()
+            states = {name: found[name].attrs["State"].get("Health", {}).get("Status")
+                      if name in found else "missing" for name in services}
+            if all(state == "healthy" for state in states.values()):
+                return
+            time.sleep(0.5)
+        pytest.fail(f"not healthy after {HEALTHY_TIMEOUT_SECONDS} s: {states}\n{self.logs_report()}")
+
+    def address(self, service):
+        """The container's IP address on the project's network."""
+        networks = self.container(service).attrs["NetworkSettings"]["Networks"]
+        (network,) = networks.values()
+        return network["IPAddress"]
+
+    def logs(self, service):
+        """Everything the service's container has written to stdout and stderr."""
+        return self.container(service).logs().decode("utf-8", "replace")
+
+    def logs_report(self):
+        """Every container's logs, one block per service (printed when a test fails)."""
+        blocks = []
+        for service, container in sorted(self.containers().items()):
+            text = container.logs(tail=200).decode("utf-8", "replace")
+            blocks.append(f"===== {service} ({container.name}, {container.status}) =====\n{text}")
+        return "\n".join(blocks) or f"(project {self.project} has no containers)"
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests in this folder `e2e` (`-m "not e2e"` leaves them out) and give them time."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.timeout(E2E_TEST_TIMEOUT_SECONDS))
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The Docker engine, through the Docker SDK for Python."""
+    problem = socket_problem()
+    if problem is not None:
+        unavailable(f"no Docker engine is reachable ({problem})")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as e:
+        unavailable(f"no Docker engine is reachable ({e})")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(engine):
+    """The three services from docker-compose.yml, built once, running and healthy."""
+    command = compose_command()
+    if command is None:
+        unavailable("neither `docker compose` nor `docker-compose` is installed")
+    stack = Stack(engine, command)
+    try:
+        # Build once per session (BASE_IMAGE from the environment, as for `make up`).
+        stack.compose("build", timeout=BUILD_TIMEOUT_SECONDS)
+        stack.up()
+        yield stack
+    finally:
+        # -v: the test project's volumes go too, so a test run leaves nothing behind.
+        stack.compose("down", "-v")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When an e2e test fails, its report carries every container's logs."""
+    report = yield
+    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.failed and stack is not None:
+        report.sections.append(("docker logs", stack.logs_report()))
+    return report
+
+
+@pytest.fixture
+def browser():
+    """An HTTP session playing the browser: it keeps cookies, follows nothing by itself."""
+    with requests.Session() as session:
+        yield session
