@@ -1,0 +1,89 @@
+# Docker for CI, sourced by .ci/run: the engine and Compose from Debian packages, a
+# dockerd of our own, and a local stand-in for python:3.12-slim (no registry is
+# reachable from CI). Facts behind each step: ../shared/docs/docker-in-ci.md.
+#
+#   source scripts/ci-docker.sh
+#   docker_packages            # apt-get install what is missing
+#   dockerd_start              # start dockerd unless one answers; sets DOCKERD_PID
+#   trap dockerd_stop EXIT     # stop it again, by that PID
+#   BASE_IMAGE=$(standin_base_image)
+
+DOCKERD_PID=""
+DOCKERD_LOG=${DOCKERD_LOG:-/tmp/parlab-dockerd.log}
+
+# docker_packages: Docker Engine, Compose v1 and debootstrap, from Debian, if missing.
+docker_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "ci-docker: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}"
+  fi
+}
+
+# dockerd_start: start a daemon in its own session and wait until it answers. A daemon
+# that already answers is used as it is (and left running by dockerd_stop).
+dockerd_start() {
+  if docker info >/dev/null 2>&1; then
+    echo "ci-docker: using the Docker engine that is already running"
+    return 0
+  fi
+  setsid dockerd >"$DOCKERD_LOG" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 1 60); do
+    if docker info >/dev/null 2>&1; then
+      echo "ci-docker: dockerd (pid $DOCKERD_PID) is ready"
+      return 0
+    fi
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    sleep 1
+  done
+  echo "ci-docker: dockerd did not start; its log ($DOCKERD_LOG):" >&2
+  tail -n 40 "$DOCKERD_LOG" >&2
+  return 1
+}
+
+# dockerd_stop: stop the daemon dockerd_start started (SIGTERM, then wait for it).
+dockerd_stop() {
+  [ -n "$DOCKERD_PID" ] || return 0
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || { echo "ci-docker: dockerd stopped"; DOCKERD_PID=""; return 0; }
+    sleep 1
+  done
+  echo "ci-docker: dockerd (pid $DOCKERD_PID) still running after 30 s" >&2
+}
+
+# standin_base_image: print the tag of a local image that can stand in for
+# python:3.12-slim, building it first if it is not there yet. It carries this
+# machine's CA bundle (the TLS proxy's CA lives there), so the tag names the bundle's
+# hash: a cached image is reused only while the bundle is the same.
+standin_base_image() {
+  local bundle=/etc/ssl/certs/ca-certificates.crt
+  local tag="parlab/python-standin:bookworm-$(sha256sum "$bundle" | cut -c1-12)"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "ci-docker: reusing $tag" >&2
+    echo "$tag"
+    return 0
+  fi
+  local rootfs
+  rootfs=$(mktemp -d /var/tmp/parlab-rootfs.XXXXXX)
+  echo "ci-docker: building $tag with debootstrap (about a minute)" >&2
+  # minbase: essential packages and apt only; python3-venv gives `python3 -m venv`.
+  debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+    bookworm "$rootfs" >"$rootfs.log" 2>&1 || { tail -n 20 "$rootfs.log" >&2; return 1; }
+  # pip inside `docker build` goes through the TLS proxy: trust its CA.
+  cp "$bundle" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  # Nothing to keep from the install itself.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt" \
+    --change 'CMD ["python3"]' \
+    - "$tag" >/dev/null
+  rm -rf "$rootfs" "$rootfs.log"
+  echo "$tag"
+}
