@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
+from . import trace
 from .errors import PageError
 from .models import LoginSession
 from .models import db
@@ -265,6 +266,8 @@ def push_authorization_request(login):
     }
     log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
     response = _post_with_client_auth(endpoint, form)
+    # Inspector: keep steps 2 and 3 exactly as sent and received (trace.py).
+    trace.record_exchange(login, 2, 3, response)
     body = _json(response, "The PAR endpoint")
     # RFC 9126 §2.2: success is 201 Created with a request_uri and its lifetime.
     if response.status_code != 201 or not isinstance(body.get("request_uri"), str):
@@ -342,7 +345,7 @@ def exchange_code(login, code):
         "code_verifier": login.code_verifier,
     }
     log.info("step 8 token request flow=%s", login.flow_id)
-    tokens = _token_request(form)
+    tokens = _token_request(form, login)
     claims = validate_id_token(tokens.get("id_token"), login.nonce)
     _store_tokens(login, tokens)
     login.id_token = tokens["id_token"]
@@ -354,13 +357,19 @@ def exchange_code(login, code):
              login.flow_id, claims.get("sub"), login.scope, tokens.get("expires_in"))
 
 
-def _token_request(form):
-    """POST a grant to the token endpoint (RFC 6749 §3.2); the tokens, or a page error."""
+def _token_request(form, login=None):
+    """POST a grant to the token endpoint (RFC 6749 §3.2); the tokens, or a page error.
+
+    `login` is given for the code exchange only, whose messages the inspector shows.
+    """
     endpoint = _server().metadata()["token_endpoint"]
     # RFC 8707 §2.2: name the resource again, or a server may issue a token for
     # another one (oidc-provider: for its UserInfo endpoint).
     form = {**form, **_configured(resource="RESOURCE")}
     response = _post_with_client_auth(endpoint, form)
+    if login is not None:
+        # Inspector: keep steps 8 and 10 exactly as sent and received (trace.py).
+        trace.record_exchange(login, 8, 10, response)
     body = _json(response, "The token endpoint")
     if response.status_code != 200 or not isinstance(body.get("access_token"), str):
         # RFC 6749 §5.2: invalid_grant, invalid_client, ...

@@ -16,6 +16,7 @@ from flask import url_for
 
 from . import notes_client
 from . import oauth_client
+from . import trace
 from .models import current_login
 from .models import forget_login
 from .models import remember_login
@@ -44,14 +45,25 @@ def login():
     forget_login()
     pending = oauth_client.start_login()
     remember_login(pending)
+    # Inspector: keep step 1 as received (trace.py).
+    trace.record_received(pending, 1)
+    return send_to_authorization_server(pending)
+
+
+def send_to_authorization_server(login):
+    """Step 4: send the browser to the AS with the request_uri (kept for the inspector)."""
     # 303: the browser follows with a GET, whatever method brought it here.
-    return redirect(oauth_client.authorization_url(pending), code=303)
+    response = redirect(oauth_client.authorization_url(login), code=303)
+    trace.record_sent(login, 4, response)
+    return response
 
 
 @auth.get("/callback")
 def callback():
     """Steps 7-10: check the AS's answer, exchange the code, then show the notes."""
     login = current_login()
+    # Inspector: keep step 7 as received, even if the checks below refuse it.
+    trace.record_received(login, 7)
     code = oauth_client.check_callback(login, request.args)
     oauth_client.exchange_code(login, code)
     return redirect(url_for("notes.index"), code=303)
