@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors
+from . import inspector
 from . import lab
 from . import models
 from . import oauth_client
@@ -47,6 +48,9 @@ def create_app(test_config=None):
     # The pages, and a readable page for every failure.
     routes.init_app(app)
     errors.init_app(app)
+
+    # The flow inspector: the seed's diagram with this browser's real messages.
+    inspector.init_app(app)
 
     # The attack lab: every attack on the flow, run live from a page (lab.py, attacks.py).
     lab.init_app(app)

@@ -228,8 +228,12 @@ def _same(received, expected):
     return hmac.compare_digest(received.encode(), expected.encode())
 
 
-def start_login():
-    """Steps 1-3: a new LoginSession, pushed to the PAR endpoint; returns the saved row."""
+def start_login(push=True):
+    """Steps 1-3: a new LoginSession, pushed to the PAR endpoint; returns the saved row.
+
+    push=False (step-by-step mode) saves the row unpushed: the inspector's "Send
+    step 2" button pushes it later with push_authorization_request.
+    """
     LoginSession.purge_unfinished(UNFINISHED_LOGIN_SECONDS)
     login = LoginSession(
         id=secrets.token_urlsafe(32),
@@ -241,7 +245,8 @@ def start_login():
         # RFC 7636 §4.1: a high-entropy verifier of 43-128 unreserved characters.
         code_verifier=secrets.token_urlsafe(48),
     )
-    push_authorization_request(login)
+    if push:
+        push_authorization_request(login)
     db.session.add(login)
     db.session.commit()
     return login
@@ -451,6 +456,25 @@ def refresh(login):
     _store_tokens(login, tokens)
     db.session.commit()
     log.info("refresh tokens received flow=%s expires_in=%s", login.flow_id, tokens.get("expires_in"))
+
+
+def fetch_flow_trace(login):
+    """The AS's own record of this flow (steps 4-7, step 9's checks), or None if it has none.
+
+    A teaching endpoint of our AS, not an RFC: POST /oauth/flow-trace, authenticated
+    as at the token endpoint, over the back channel like every server-to-server call.
+    """
+    server = _server()
+    url = server.back_channel(server.issuer + "/oauth/flow-trace")
+    log.info("inspector: flow trace requested flow=%s", login.flow_id)
+    response = _post_with_client_auth(url, {"request_uri": login.request_uri})
+    if response.status_code == 404:
+        return None
+    body = _json(response, "The flow-trace endpoint")
+    if response.status_code != 200:
+        raise AuthServerUnavailable(f"The flow-trace endpoint answered HTTP {response.status_code} "
+                                    f"({body.get('error')}).")
+    return body
 
 
 def init_app(app):

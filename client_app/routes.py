@@ -16,6 +16,7 @@ from flask import url_for
 
 from . import notes_client
 from . import oauth_client
+from . import stepmode
 from . import trace
 from .models import current_login
 from .models import forget_login
@@ -43,10 +44,15 @@ def login():
     log.info("step 1 login requested")
     # A new login replaces whatever this browser had before.
     forget_login()
-    pending = oauth_client.start_login()
+    # Step-by-step mode (stepmode.py): save the login unpushed and wait before step 2.
+    paused = stepmode.enabled()
+    pending = oauth_client.start_login(push=not paused)
     remember_login(pending)
     # Inspector: keep step 1 as received (trace.py).
     trace.record_received(pending, 1)
+    if paused:
+        stepmode.pause(pending, 2)
+        return redirect(url_for("inspector.index", _anchor="step-2"), code=303)
     return send_to_authorization_server(pending)
 
 
@@ -65,6 +71,9 @@ def callback():
     # Inspector: keep step 7 as received, even if the checks below refuse it.
     trace.record_received(login, 7)
     code = oauth_client.check_callback(login, request.args)
+    if stepmode.should_pause(login, 8):
+        stepmode.pause(login, 8, code)
+        return redirect(url_for("inspector.index", _anchor="step-8"), code=303)
     oauth_client.exchange_code(login, code)
     return redirect(url_for("notes.index"), code=303)
 
@@ -88,6 +97,9 @@ def index():
     login = current_login()
     if login is None or not login.logged_in:
         return redirect(url_for("auth.home"), code=303)
+    if stepmode.should_pause(login, 11):
+        stepmode.pause(login, 11)
+        return redirect(url_for("inspector.index", _anchor="step-11"), code=303)
     items = notes_client.call_api(login, notes_client.list_notes)
     return render_template("notes.html", profile=login.claims or {}, notes=items,
                            max_length=MAX_NOTE_LENGTH)

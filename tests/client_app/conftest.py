@@ -1,7 +1,8 @@
 """Fixtures for the notes client.
 
 The chain: settings -> app -> client -> http (every outbound call mocked) ->
-auth_server / notes_api (fake peers on that mock) -> flow (drives a browser login).
+auth_server / notes_api / flow_trace (fake peers on that mock) -> flow (drives a
+browser login).
 The fake peers record what the client sent, so tests can assert on the wire.
 """
 
@@ -330,3 +331,66 @@ def expect_page():
         return page
 
     return check
+
+
+class FakeFlowTrace:
+    """The AS's POST /oauth/flow-trace (auth_server/flow_trace.py), answering like it does.
+
+    Attributes a test may change: `down` (an exception), `status` (404 for "no such
+    flow"), `token_status` and `failed_check` (a refused token request).
+    """
+
+    CHECKS = ("client_authenticated", "grant_type_allowed", "code_present", "code_valid",
+              "redirect_uri_matches", "pkce_verified", "user_exists", "tokens_issued")
+
+    def __init__(self, http, base):
+        self.down = None
+        self.status = 200
+        self.token_status = 200
+        self.failed_check = None
+        self.requests = []
+        http.add_callback("POST", f"{base}/oauth/flow-trace", self._handle)
+
+    def _handle(self, request):
+        """Record who asked about which flow; answer with the flow's record."""
+        form = dict(parse_qsl(request.body))
+        self.requests.append({"form": form, "authorization": request.headers.get("Authorization")})
+        if self.down is not None:
+            return self.down
+        if self.status != 200:
+            return _json_response(self.status, {"error": "invalid_request", "error_description": "No flow."})
+        return _json_response(200, self.report(form.get("request_uri", "")))
+
+    def report(self, request_uri):
+        """A flow record as the AS writes it: steps 2-6 served, step 9's checks."""
+        at = int(time.time())
+        served = [(2, "back", "POST", "/oauth/par", 201, None, "pushed request stored; request_uri issued"),
+                  (4, "front", "GET", f"/authorize?client_id={CLIENT_ID}&request_uri={request_uri}", 303,
+                   "/interaction/i1/login", "request_uri used up; the pushed parameters are the request"),
+                  (5, "front", "GET", "/interaction/i1/login", 200, None, "login page shown"),
+                  (5, "front", "POST", "/interaction/i1/login", 303, "/interaction/i1/consent", "user authenticated"),
+                  (5, "front", "GET", "/interaction/i1/consent", 200, None, "consent page shown with the pushed scopes"),
+                  (6, "front", "POST", "/interaction/i1/consent", 303, REDIRECT_URI + "?code=…&state=…&iss=…",
+                   "user allowed; code sent back to the client through the browser (step 7)")]
+        requests = [{"step": s, "channel": c, "method": m, "path": p, "status": st, "note": n, "at": at,
+                     **({"location": loc} if loc else {})} for s, c, m, p, st, loc, n in served]
+        outcome, checks = "passed", []
+        for check in self.CHECKS:
+            if check == self.failed_check:
+                outcome = "failed"
+            checks.append({"id": check, "check": check.replace("_", " "), "rule": "RFC 6749",
+                           "outcome": outcome, "detail": "the detail" if outcome == "failed" else ""})
+            if outcome == "failed":
+                outcome = "not reached"
+        error = None if self.token_status == 200 else "invalid_grant"
+        token_request = {"step": 9, "status": self.token_status, "auth_method": "client_secret_basic",
+                         "error": error, "error_description": error and "Invalid 'code' in request.",
+                         "checks": checks, "at": at}
+        return {"client_id": CLIENT_ID, "request_uri": request_uri, "pushed_at": at, "code_issued": True,
+                "requests": requests, "token_requests": [token_request]}
+
+
+@pytest.fixture
+def flow_trace(http, app):
+    """A fake flow-trace endpoint at the AS's back-channel base."""
+    return FakeFlowTrace(http, app.config["AUTH_SERVER_INTERNAL_URL"] or app.config["ISSUER"])
