@@ -47,6 +47,8 @@ log = logging.getLogger("auth_server")
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 # Traces are teaching material, not an audit log: kept one day.
 KEEP_SECONDS = 86400
+# A path (with its query) is stored up to this length.
+MAX_PATH_CHARS = 2000
 
 # Step 9: the checks the token endpoint makes on an authorization_code grant, in the
 # order Authlib (and oauth2.py) makes them. A failed check stops the rest.
@@ -178,7 +180,7 @@ def _observe_flow_request(step, response):
     if request.endpoint == "authorize.consent" and request.method == "POST":
         step = 6
     entry = {"step": step, "channel": "back" if step == 2 else "front", "method": request.method,
-             "path": request.full_path.rstrip("?"), "status": response.status_code}
+             "path": request.full_path.rstrip("?")[:MAX_PATH_CHARS], "status": response.status_code}
     location = response.headers.get("Location")
     if location:
         entry["location"], code = _without_values(location)

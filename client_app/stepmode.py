@@ -10,6 +10,7 @@ may serve the next click: the switch belongs to the browser (its own random id i
 cookie of its own, so that logging in or out keeps it), a pause to the LoginSession.
 """
 
+import logging
 import secrets
 
 from flask import current_app
@@ -30,6 +31,8 @@ from .flow_steps import PAUSABLE_STEPS
 from .models import LoginSession
 from .models import db
 from .models import now
+
+log = logging.getLogger("client_app")
 
 # The browser's handle on its BrowserSetting row (random, like the session's).
 COOKIE_NAME = "client_app_browser"
@@ -97,6 +100,7 @@ def pause(login, step, code=None):
     if db.session.get(Pause, (login.id, step)) is None:
         db.session.add(Pause(login_id=login.id, step=step, code=code))
         db.session.commit()
+        log.info("step-by-step: waiting before step %d flow=%s", step, login.flow_id)
 
 
 def waiting(login):
@@ -121,6 +125,7 @@ def release(login, step):
     db.session.commit()
     if released != 1:
         return False, None
+    log.info("step-by-step: step %d sent flow=%s", step, login.flow_id)
     paused = db.session.get(Pause, (login.id, step))
     code, paused.code = paused.code, None
     db.session.commit()
