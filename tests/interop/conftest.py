@@ -39,8 +39,8 @@ RP_CLIENT_SECRET = "notes web secret+/:%&="
 NOTES_API = "urn:my-notes-api"
 # Our services' settings that a developer's shell must not leak into a test run.
 SERVICE_SETTINGS = ("ISSUER", "AUTH_SERVER_INTERNAL_URL", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI",
-                    "SCOPE", "AUDIENCE", "RESOURCE", "NOTES_API_URL", "JWKS_URL", "DATABASE_URL",
-                    "AUTHLIB_INSECURE_TRANSPORT", "HOST")
+                    "SCOPE", "AUDIENCE", "RESOURCE", "TOKEN_ENDPOINT_AUTH_METHOD", "NOTES_API_URL",
+                    "JWKS_URL", "DATABASE_URL", "AUTHLIB_INSECURE_TRANSPORT", "HOST")
 
 
 def free_port():

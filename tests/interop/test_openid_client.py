@@ -40,6 +40,7 @@ def test_full_flow_passes_every_check(openid_client, alice, auth_server):
 
     ok, result = openid_client.callback(session, callback_url)
     assert ok, result
+    # openid-client reports token_type in lower case (RFC 6749 §5.1: case-insensitive).
     assert result["token"] == {
         "token_type": "bearer", "scope": "openid profile email read:notes offline_access",
         "expires_in": 86400, "has_access_token": True, "has_id_token": True, "has_refresh_token": True}
