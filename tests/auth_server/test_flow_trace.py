@@ -6,6 +6,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from auth_server import flow_trace
+
 from .conftest import CALLBACK
 from .conftest import WEB
 from .conftest import csrf_token
@@ -241,3 +243,15 @@ def test_a_code_from_no_traced_flow_changes_nothing(client):
         "grant_type": "authorization_code", "code": "made-up", "redirect_uri": CALLBACK})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_grant"
+
+
+def test_a_failing_trace_never_fails_the_flow(flow, monkeypatch):
+    """If recording breaks, the flow goes on: the trace is a teaching aid, nothing more."""
+
+    def broken(*args):
+        """A recorder that fails."""
+        raise RuntimeError("trace store unavailable")
+
+    monkeypatch.setattr(flow_trace, "_observe_flow_request", broken)
+    monkeypatch.setattr(flow_trace, "_observe_token_request", broken)
+    assert flow.exchange(flow.code()["code"]).status_code == 200
