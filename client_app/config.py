@@ -13,6 +13,14 @@ def _env(name, default):
     return os.environ.get(name, default)
 
 
+def database_url(url):
+    """An SQLAlchemy URL; plain postgresql:// URLs use the pinned psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Config:
     """Client settings. Every value can be overridden by an environment variable."""
 
@@ -51,7 +59,7 @@ class Config:
     METADATA_CACHE_SECONDS = int(_env("METADATA_CACHE_SECONDS", "300"))
 
     # Default: a SQLite file in the instance folder (see create_app); any SQLAlchemy URL.
-    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")
+    SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL", ""))
 
     # DEMO ONLY: a fixed key signs the session cookie; set SECRET_KEY in real life.
     SECRET_KEY = _env("SECRET_KEY", "demo-only-client-app-secret-key")
