@@ -6,6 +6,7 @@ rows here, and every worker sees the same ones.
 """
 
 import hashlib
+import secrets
 import time
 
 from authlib.integrations.sqla_oauth2 import OAuth2AuthorizationCodeMixin
@@ -90,6 +91,10 @@ class Client(db.Model, OAuth2ClientMixin):
     def require_pkce(self):
         """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
         return self.client_metadata.get("require_pkce", True)
+
+    def check_client_secret(self, client_secret):
+        """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
+        return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method, endpoint):
         """RFC 9126 §2: the PAR endpoint authenticates clients as the token endpoint does."""

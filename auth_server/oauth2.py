@@ -16,6 +16,7 @@ from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
@@ -48,6 +49,17 @@ class InvalidTargetError(OAuth2Error):
 
 class AuthorizationServer(FlaskAuthorizationServer):
     """Authlib's Flask server, able to resume a login from its stored parameters."""
+
+    def get_authorization_grant(self, request):
+        """Authlib's grant lookup, after refusing a response_type it could not quote.
+
+        Authlib repeats the response_type in its error description, which must be
+        printable ASCII (RFC 6749 §5.2); found by tests/fuzz.
+        """
+        response_type = request.payload.response_type or ""
+        if not (response_type.isascii() and response_type.isprintable()):
+            raise UnsupportedResponseTypeError("(not printable ASCII)")
+        return super().get_authorization_grant(request)
 
     def create_oauth2_request(self, request):
         """Use a request rebuilt from a login in progress as it is; else read Flask's."""

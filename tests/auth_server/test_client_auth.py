@@ -69,3 +69,12 @@ def test_push_with_bad_basic_credentials_is_401(flow, header):
     response = flow.client.post("/oauth/par", headers=header, data=flow.params())
     assert response.status_code == 401
     assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("secret", ["é", "notes-web-secrét", "\u2603"])
+def test_non_ascii_secret_is_invalid_client_not_a_crash(client, secret):
+    """A non-ASCII secret is simply wrong: 401 invalid_client (found by tests/fuzz)."""
+    response = client.post("/oauth/par", data={"client_id": "notes-web", "client_secret": secret,
+                                                "response_type": "code"})
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"

@@ -146,3 +146,11 @@ def test_client_not_registered_for_code_is_unauthorized_client(tmp_path, respons
         "scope": "openid", "response_type": "code"})
     assert response.status_code == 400
     assert response.json["error"] == error
+
+
+@pytest.mark.parametrize("response_type", ["é", "code\u2603", "co\x01de"])
+def test_unprintable_response_type_is_unsupported_not_a_crash(flow, response_type):
+    """RFC 6749 §5.2 descriptions are ASCII: an odd response_type still gets a clean 400."""
+    response = flow.push(response_type=response_type)
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_response_type"

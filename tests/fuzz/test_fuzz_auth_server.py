@@ -18,6 +18,7 @@ ENDPOINTS = [
                               "client_id", "client_secret"]),
     ("/authorize", "GET", PAR_FIELDS),
     ("/userinfo", "GET", ["access_token"]),
+    ("/oauth/flow-trace", "POST", ["request_uri", "code", "client_id", "client_secret"]),
     ("/.well-known/openid-configuration", "GET", []),
     ("/.well-known/oauth-authorization-server", "GET", []),
     ("/.well-known/jwks.json", "GET", []),

@@ -28,6 +28,15 @@ ENDPOINTS = [
     ("/notes", "POST", ["text", "csrf_token"]),
     ("/logout", "POST", ["csrf_token"]),
     ("/healthz", "GET", []),
+    ("/inspector", "GET", ["step"]),
+    ("/inspector/step-mode", "POST", ["enabled", "csrf_token"]),
+    ("/inspector/send/2", "POST", ["csrf_token"]),
+    ("/inspector/send/8", "POST", ["csrf_token"]),
+    ("/inspector/send/11", "POST", ["csrf_token"]),
+    ("/inspector/export.json", "GET", []),
+    ("/inspector/export.mmd", "GET", []),
+    # /lab/run* are left out: they attack the live stack by design.
+    ("/lab", "GET", []),
 ]
 
 
