@@ -94,6 +94,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL + NORMAL: no fsync on every commit, still never corrupt (SQLite docs, "WAL").
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
