@@ -7,6 +7,8 @@
 #   dockerd_start              # start dockerd unless one answers; sets DOCKERD_PID
 #   trap dockerd_stop EXIT     # stop it again, by that PID
 #   BASE_IMAGE=$(standin_base_image)
+#   POSTGRES_IMAGE=$(standin_image postgres "$BASE_IMAGE")   # for docker-compose.scale.yml
+#   PROXY_IMAGE=$(standin_image nginx "$BASE_IMAGE")
 
 DOCKERD_PID=""
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/parlab-dockerd.log}
@@ -85,5 +87,28 @@ standin_base_image() {
     --change 'CMD ["python3"]' \
     - "$tag" >/dev/null
   rm -rf "$rootfs" "$rootfs.log"
+  echo "$tag"
+}
+
+# standin_image NAME BASE: print the tag of a local image that can stand in for the
+# official image NAME (postgres, nginx) in docker-compose.scale.yml, building it from
+# scripts/standin/NAME.Dockerfile on BASE (the stand-in above) if it is not there yet.
+# Debian's own package inside; apt-get in `docker build` reaches the Debian mirror.
+# The tag names the hash of the recipe and of BASE: a cached image is reused only
+# while both are the same.
+standin_image() {
+  local name=$1 base=$2
+  local dir
+  dir="$(dirname "${BASH_SOURCE[0]}")/standin"
+  local tag="parlab/$name-standin:$( (cat "$dir/$name".* "$dir/$name"-* 2>/dev/null; echo "$base") | sha256sum | cut -c1-12)"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "ci-docker: reusing $tag" >&2
+    echo "$tag"
+    return 0
+  fi
+  echo "ci-docker: building $tag from $dir/$name.Dockerfile" >&2
+  local output
+  output=$(docker build --build-arg BASE_IMAGE="$base" -f "$dir/$name.Dockerfile" -t "$tag" "$dir" 2>&1) \
+    || { tail -n 20 <<<"$output" >&2; return 1; }
   echo "$tag"
 }
