@@ -35,5 +35,14 @@ up:
 down:
 	scripts/compose.sh down
 
+## up-scale: as `up`, but the issuer is three auth_server replicas on PostgreSQL behind nginx
+## down-scale: stop them (docker-compose.scale.yml, project parlab-scale; volumes kept)
+SCALE := COMPOSE_FILE=docker-compose.scale.yml COMPOSE_PROJECT_NAME=parlab-scale
+.PHONY: up-scale down-scale
+up-scale:
+	$(SCALE) scripts/up.sh
+down-scale:
+	$(SCALE) scripts/compose.sh down
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
