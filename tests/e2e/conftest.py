@@ -74,9 +74,12 @@ def free_port():
 class Stack:
     """One compose project of the three services: URLs, containers, logs, lifecycle."""
 
-    def __init__(self, engine, command):
+    def __init__(self, engine, command, compose_file="docker-compose.yml", services=SERVICES):
         self.engine = engine
-        self.command = command
+        # The compose file and the services whose health `up` waits for (another file,
+        # e.g. docker-compose.scale.yml, has more of them).
+        self.command = [*command, "-f", compose_file]
+        self.services = services
         # A project of our own: containers, network and volumes never touch a user's stack.
         self.project = f"parlab-e2e-{secrets.token_hex(3)}"
         # Free host ports too, so a running `make up` or `make demo` is no obstacle.
@@ -115,8 +118,9 @@ class Stack:
         """One service's container, freshly inspected."""
         return self.containers()[service]
 
-    def wait_healthy(self, services=SERVICES):
+    def wait_healthy(self, services=None):
         """Wait until the containers' healthchecks pass; fail with their logs if they don't."""
+        services = services or self.services
         deadline = time.monotonic() + HEALTHY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             found = self.containers()
