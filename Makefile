@@ -23,6 +23,11 @@ demo: $(STAMP)
 attacks: $(STAMP)
 	$(VENV)/bin/python -m client_app.attack_cli
 
+## bench: throughput, latency and a soak, all in one run (writes bench/results/latest.json)
+.PHONY: bench
+bench: $(STAMP)
+	scripts/bench.sh
+
 ## test: unit tests for each service, then the three services together on loopback
 test: $(STAMP)
 	scripts/run-tests.sh

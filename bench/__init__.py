@@ -1,0 +1,1 @@
+"""PAR Lab's benchmark (`make bench`): see run.py."""

@@ -1,0 +1,422 @@
+"""`make bench`: PAR Lab measured in one run, so that the ratios hold on a noisy machine.
+
+1. Full flow: all 12 steps over HTTP (login and consent forms included), at
+   concurrency 1, 4 and 8: latency percentiles and flows per second.
+2. Endpoint throughput (wrk): POST /oauth/par, GET /api/notes with a valid token;
+   the token endpoint (authorization_code, refresh_token) with a Python load loop.
+3. The floor beside them: a trivial Flask endpoint and the notes view without token
+   validation, on the same gunicorn settings.
+4. A peer beside them: panva's oidc-provider (tests/interop) serving PAR.
+5. Soak: 100,000 pushed requests from one client as fast as allowed, with the rate
+   limit on; the store's rows and each process's memory sampled as it runs, and
+   legitimate flows started during the flood.
+
+The services run under gunicorn exactly as `make demo` runs them (their own
+gunicorn.conf.py, 2 workers each). One change, for sections 1-4 only: the PAR rate
+limit is lifted, since the load comes from a single client; section 5 runs with the
+default limit. Writes bench/results/latest.json and prints the table.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlparse
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SOAK_REQUESTS = int(os.environ.get("BENCH_SOAK_REQUESTS", "100000"))
+WEB = ("notes-web", "notes-web-secret")
+
+
+def free_port():
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Service:
+    """One process (gunicorn or node) on a loopback port, its output in a log file."""
+
+    def __init__(self, name, command, env, workdir, health):
+        self.name, self.port = name, int(env["PORT"])
+        self.url = f"http://localhost:{self.port}"
+        self.log = open(workdir / f"{name}.log", "w")
+        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + health, timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit(f"{name} did not start; see {self.log.name}")
+
+    def rss_mb(self):
+        """Resident memory of the process and its children (gunicorn workers), in MB."""
+        pids = [self.process.pid] + children(self.process.pid)
+        total = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            except (OSError, AttributeError):
+                pass
+        return round(total / 1024, 1)
+
+    def stop(self):
+        """SIGTERM, and wait."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def children(pid):
+    """The direct children of a process."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gunicorn(name, app, env, workdir, health, conf=None):
+    """A service under its own gunicorn.conf.py (or another service's, for the floors)."""
+    conf = conf or name
+    command = [GUNICORN, "-c", f"{conf}/gunicorn.conf.py", app]
+    return Service(name, command, {"PORT": str(free_port()), "WEB_CONCURRENCY": "2", **env}, workdir, health)
+
+
+def s256(verifier):
+    """RFC 7636 S256 challenge."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def csrf(html):
+    """The CSRF token in a page's form."""
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
+    return re.search(r'value="([^"]+)"', tag).group(1)
+
+
+def percentile(values, q):
+    """The q-th percentile (nearest rank) of a list, in the list's unit."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+# ---- 1. the full flow, through the client, as a browser -----------------------------
+
+def full_flow(stack):
+    """All 12 steps; returns (total seconds, seconds spent in the login POST)."""
+    client, auth = stack["client_app"].url, stack["auth_server"].url
+    started = time.perf_counter()
+    with requests.Session() as browser:
+        home = browser.get(client + "/")
+        authorize = browser.post(client + "/login", data={"csrf_token": csrf(home.text)},
+                                 allow_redirects=False).headers["Location"]
+        login_url = auth + browser.get(authorize, allow_redirects=False).headers["Location"]
+        page = browser.get(login_url)
+        before_login = time.perf_counter()
+        consent_url = auth + browser.post(login_url, allow_redirects=False, data={
+            "csrf_token": csrf(page.text), "username": "alice", "password": "alice"}).headers["Location"]
+        login_seconds = time.perf_counter() - before_login
+        page = browser.get(consent_url)
+        callback = browser.post(consent_url, allow_redirects=False,
+                                data={"csrf_token": csrf(page.text), "allow": "Allow"}).headers["Location"]
+        notes = browser.get(callback)  # steps 8-12: code exchange, then the API call
+        if notes.status_code != 200 or "Alice" not in notes.text:
+            raise RuntimeError(f"flow failed: HTTP {notes.status_code}")
+    return time.perf_counter() - started, login_seconds
+
+
+def measure_flows(stack, concurrency, count):
+    """`count` full flows at a given concurrency: latency percentiles and flows/s."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(lambda _: full_flow(stack), range(count)))
+    elapsed = time.perf_counter() - started
+    totals = [total * 1000 for total, _ in results]
+    without_login = [(total - login) * 1000 for total, login in results]
+    return {
+        "concurrency": concurrency, "flows": count, "flows_per_s": round(count / elapsed, 1),
+        "p50_ms": round(percentile(totals, 50), 1), "p95_ms": round(percentile(totals, 95), 1),
+        "p99_ms": round(percentile(totals, 99), 1),
+        "login_post_p50_ms": round(statistics.median(login * 1000 for _, login in results), 1),
+        "p50_without_login_post_ms": round(percentile(without_login, 50), 1),
+    }
+
+
+# ---- 2-4. endpoint throughput ----------------------------------------------------------
+
+def wrk(url, script, env=None, seconds=SECONDS, connections=8):
+    """Run wrk (2 threads) and return its JSON summary line, parsed."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(ROOT / "bench" / script), url]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "THREADS": "2", **(env or {})},
+                            timeout=seconds * 20 + 600)
+    if "JSON " not in result.stdout:
+        raise SystemExit(f"wrk failed on {url}:\n{result.stdout}\n{result.stderr}")
+    return json.loads(result.stdout.split("JSON ", 1)[1].splitlines()[0])
+
+
+def basic(client_id, secret):
+    """An HTTP Basic Authorization header value."""
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def par_body(redirect_uri, extra=None):
+    """A valid pushed authorization request for the web client."""
+    verifier = secrets.token_urlsafe(48)
+    # RFC 9126 §2.1 / RFC 6749 §4.1.1: client_id is part of the request (oidc-provider insists).
+    return urlencode({"client_id": "notes-web", "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid read:notes",
+                      "code_challenge": s256(verifier), "code_challenge_method": "S256", "state": "bench",
+                      **(extra or {})})
+
+
+def code_via_auth_server(auth, redirect_uri):
+    """Steps 2-7 straight against the auth server: (code, verifier)."""
+    verifier = secrets.token_urlsafe(48)
+    pushed = requests.post(auth + "/oauth/par", auth=WEB, data={
+        "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid read:notes offline_access",
+        "audience": "urn:my-notes-api", "code_challenge": s256(verifier), "code_challenge_method": "S256"})
+    with requests.Session() as browser:
+        arrival = browser.get(auth + "/authorize", allow_redirects=False,
+                              params={"client_id": "notes-web", "request_uri": pushed.json()["request_uri"]})
+        login_url = auth + arrival.headers["Location"]
+        page = browser.get(login_url)
+        consent_url = auth + browser.post(login_url, allow_redirects=False, data={
+            "csrf_token": csrf(page.text), "username": "alice", "password": "alice"}).headers["Location"]
+        page = browser.get(consent_url)
+        back = browser.post(consent_url, allow_redirects=False, data={"csrf_token": csrf(page.text), "allow": "Allow"})
+    return parse_qs(urlparse(back.headers["Location"]).query)["code"][0], verifier
+
+
+def token_endpoint(auth, redirect_uri, count=120, threads=8):
+    """Throughput of POST /oauth/token: code exchanges, then refresh chains."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = list(pool.map(lambda _: code_via_auth_server(auth, redirect_uri), range(count)))
+
+    def exchange(item):
+        code, verifier = item
+        response = requests.post(auth + "/oauth/token", auth=WEB, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
+        return response.json()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        tokens = list(pool.map(exchange, codes))
+    code_rps = count / (time.perf_counter() - started)
+
+    def chain(token, length=count // threads * 3):
+        refresh = token["refresh_token"]
+        for _ in range(length):
+            refresh = requests.post(auth + "/oauth/token", auth=WEB, data={
+                "grant_type": "refresh_token", "refresh_token": refresh}).json()["refresh_token"]
+        return length
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        refreshes = sum(pool.map(chain, tokens[:threads]))
+    refresh_rps = refreshes / (time.perf_counter() - started)
+    return tokens[-1]["access_token"], round(code_rps, 1), round(refresh_rps, 1)
+
+
+# ---- 5. soak ---------------------------------------------------------------------------
+
+def soak(stack, db_path):
+    """A flood of pushes from seed-cli with the rate limit on; rows and memory sampled."""
+    auth = stack["auth_server"]
+    samples, stop = [], threading.Event()
+
+    def sample():
+        started = time.monotonic()
+        while not stop.is_set():
+            with sqlite3.connect(db_path) as connection:
+                rows = connection.execute("SELECT count(*) FROM pushed_request").fetchone()[0]
+            samples.append({"t_s": round(time.monotonic() - started, 1), "pushed_request_rows": rows,
+                            "auth_server_rss_mb": auth.rss_mb()})
+            stop.wait(1.0)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    body = "client_secret=seed-cli-secret&" + par_body("https://jwt.io").replace("client_id=notes-web", "client_id=seed-cli")
+    flood_result = {}
+    flood = threading.Thread(target=lambda: flood_result.update(wrk(
+        auth.url + "/oauth/par", "post_form.lua", {"BODY": body, "LIMIT": str(SOAK_REQUESTS)}, seconds=600)))
+    flood.start()
+    time.sleep(2)
+    legit = []
+    for _ in range(5):  # legitimate notes-web users logging in during the flood
+        try:
+            legit.append(full_flow(stack)[0] * 1000)
+        except Exception as error:  # noqa: BLE001 - a failed flow is a result to report
+            legit.append(f"failed: {error}")
+    flood.join()
+    stop.set()
+    sampler.join()
+    return {
+        "requests": flood_result.get("requests"), "rejected_non2xx": flood_result.get("non2xx"),
+        "rps": flood_result.get("rps"),
+        "rows_max": max(s["pushed_request_rows"] for s in samples),
+        "rows_last": samples[-1]["pushed_request_rows"],
+        "rss_first_mb": samples[0]["auth_server_rss_mb"], "rss_max_mb": max(s["auth_server_rss_mb"] for s in samples),
+        "rss_last_mb": samples[-1]["auth_server_rss_mb"],
+        "legit_flows_ms": [round(x, 1) if isinstance(x, float) else x for x in legit],
+        "legit_flows_completed": sum(isinstance(x, float) for x in legit),
+        "samples": samples,
+    }
+
+
+# ---- the run ---------------------------------------------------------------------------
+
+def start_stack(workdir, rate_limit):
+    """auth_server, notes_api and client_app as `make demo` runs them, on free ports."""
+    auth_port, client_port = free_port(), free_port()
+    issuer, client_url = f"http://localhost:{auth_port}", f"http://localhost:{client_port}"
+    auth_env = {"PORT": str(auth_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/auth.sqlite",
+                "NOTES_WEB_REDIRECT_URI": client_url + "/callback"}
+    if rate_limit is not None:
+        auth_env["PAR_RATE_LIMIT"] = str(rate_limit)
+    stack = {"auth_server": gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
+                                     "/.well-known/jwks.json")}
+    stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
+        "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"}, workdir, "/healthz")
+    stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
+        "PORT": str(client_port), "ISSUER": issuer, "REDIRECT_URI": client_url + "/callback",
+        "NOTES_API_URL": stack["notes_api"].url, "DATABASE_URL": f"sqlite:///{workdir}/client.sqlite"},
+        workdir, "/healthz")
+    return stack
+
+
+def machine():
+    """What the figures were measured on."""
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    return {"cpus": os.cpu_count(), "cpu": cpu.group(1) if cpu else platform.processor(),
+            "python": platform.python_version(), "os": platform.platform()}
+
+
+def main():
+    """Run every section, print the table, write the JSON."""
+    for tool in ("wrk", "node"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench needs {tool}; see scripts/bench.sh")
+    workdir = Path(tempfile.mkdtemp(prefix="parlab-bench-"))
+    report = {"machine": machine(), "seconds_per_wrk_run": SECONDS}
+    stack = start_stack(workdir, rate_limit=10**9)
+    floors = []
+    try:
+        redirect_uri = stack["client_app"].url + "/callback"
+        full_flow(stack)  # warm-up: discovery, JWKS and key caches, connection pools
+        report["full_flow"] = [measure_flows(stack, c, n) for c, n in ((1, 30), (4, 60), (8, 80))]
+        access_token, code_rps, refresh_rps = token_endpoint(stack["auth_server"].url, redirect_uri)
+        trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
+        unprotected = gunicorn("unprotected", "bench.apps:unprotected_notes_app()", {
+            "ISSUER": stack["auth_server"].url, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
+            workdir, "/healthz", conf="notes_api")
+        peer = Service("oidc_provider", ["node", "tests/interop/provider.js"], {
+            "PORT": str(free_port()), "CLIENT_REDIRECT_URI": redirect_uri}, workdir,
+            "/.well-known/openid-configuration")
+        floors = [trivial, unprotected, peer]
+        peer_par = requests.get(peer.url + "/.well-known/openid-configuration").json()[
+            "pushed_authorization_request_endpoint"]
+        bearer = {"AUTH": "Bearer " + access_token}
+        report["throughput"] = {
+            "trivial_endpoint": wrk(trivial.url + "/ping", "get.lua"),
+            "par": wrk(stack["auth_server"].url + "/oauth/par", "post_form.lua", {
+                "AUTH": basic(*WEB), "BODY": par_body(redirect_uri, {"audience": "urn:my-notes-api"})}),
+            "peer_oidc_provider_par": wrk(peer_par, "post_form.lua", {
+                "AUTH": basic(*WEB), "BODY": par_body(redirect_uri)}),
+            "notes_protected": wrk(stack["notes_api"].url + "/api/notes", "get.lua", bearer),
+            "notes_unprotected": wrk(unprotected.url + "/bench/notes", "get.lua"),
+            "token_authorization_code": {"rps": code_rps, "tool": "python, 8 threads"},
+            "token_refresh_token": {"rps": refresh_rps, "tool": "python, 8 threads"},
+        }
+    finally:
+        for service in [*floors, *stack.values()]:
+            service.stop()
+    # 5. soak, with the default rate limit, on a fresh stack.
+    stack = start_stack(workdir, rate_limit=None)
+    try:
+        report["soak"] = soak(stack, workdir / "auth.sqlite")
+    finally:
+        for service in stack.values():
+            service.stop()
+    report["targets"] = targets(report)
+    out = ROOT / "bench" / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nJSON: {out.relative_to(ROOT)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def targets(report):
+    """The issue's targets, as ratios from this one run."""
+    t = report["throughput"]
+    c1 = report["full_flow"][0]
+    soak_result = report["soak"]
+    return {
+        "par_vs_trivial": {"ratio": round(t["par"]["rps"] / t["trivial_endpoint"]["rps"], 2), "target": ">= 0.5"},
+        "protected_vs_unprotected": {
+            "ratio": round(t["notes_protected"]["rps"] / t["notes_unprotected"]["rps"], 2), "target": ">= 0.85"},
+        "full_flow_p50_c1_ms": {"value": c1["p50_ms"], "target": "<= 50",
+                                "without_login_post": c1["p50_without_login_post_ms"]},
+        "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
+                        "target": ">= 1 (stretch)"},
+        "soak_bounded": {"rows_max": soak_result["rows_max"], "rss_growth_mb":
+                         round(soak_result["rss_last_mb"] - soak_result["rss_first_mb"], 1),
+                         "legit_flows_completed": f"{soak_result['legit_flows_completed']}/5"},
+    }
+
+
+def table(report):
+    """The readable table."""
+    m, t, g = report["machine"], report["throughput"], report["targets"]
+    lines = [f"PAR Lab benchmark — {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}", "",
+             "Full flow (12 steps, through client_app)      p50      p95      p99   flows/s  (p50 w/o login POST)"]
+    for row in report["full_flow"]:
+        lines.append(f"  concurrency {row['concurrency']:<2} ({row['flows']:>3} flows)        "
+                     f"{row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}  {row['flows_per_s']:>7.1f}"
+                     f"  ({row['p50_without_login_post_ms']:.1f} ms; login POST p50 {row['login_post_p50_ms']:.1f} ms)")
+    lines += ["", "Throughput (wrk -t2 -c8)                       req/s    p50 ms   p99 ms   non-2xx"]
+    for name in ("trivial_endpoint", "par", "peer_oidc_provider_par", "notes_protected", "notes_unprotected"):
+        row = t[name]
+        lines.append(f"  {name:<42} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['non2xx']:>9}")
+    for name in ("token_authorization_code", "token_refresh_token"):
+        lines.append(f"  {name:<42} {t[name]['rps']:>8.1f}   ({t[name]['tool']})")
+    s = report["soak"]
+    lines += ["", f"Soak: {s['requests']} pushes from seed-cli at {s['rps']:.0f} req/s, {s['rejected_non2xx']} refused "
+              f"(429); pushed_request rows max {s['rows_max']}, last {s['rows_last']}; auth_server RSS "
+              f"{s['rss_first_mb']} -> max {s['rss_max_mb']} -> {s['rss_last_mb']} MB; legitimate flows during "
+              f"the flood: {s['legit_flows_completed']}/5", "", "Targets"]
+    for name, row in g.items():
+        lines.append(f"  {name:<28} {json.dumps({k: v for k, v in row.items()})}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
