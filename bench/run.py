@@ -176,7 +176,7 @@ def measure_flows(stack, concurrency, count):
 def wrk(url, script, env=None, seconds=SECONDS, connections=8):
     """Run wrk (2 threads) and return its JSON summary line, parsed."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(ROOT / "bench" / script), url]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "THREADS": "2", **(env or {})},
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})},
                             timeout=seconds * 20 + 600)
     if "JSON " not in result.stdout:
         raise SystemExit(f"wrk failed on {url}:\n{result.stdout}\n{result.stderr}")
@@ -264,9 +264,20 @@ def soak(stack, db_path):
     sampler = threading.Thread(target=sample)
     sampler.start()
     body = "client_secret=seed-cli-secret&" + par_body("https://jwt.io").replace("client_id=notes-web", "client_id=seed-cli")
-    flood_result = {}
-    flood = threading.Thread(target=lambda: flood_result.update(wrk(
-        auth.url + "/oauth/par", "post_form.lua", {"BODY": body, "LIMIT": str(SOAK_REQUESTS)}, seconds=600)))
+    flood_result = {"requests": 0, "non2xx": 0}
+
+    def run_flood():
+        # wrk runs for a duration, not a count: size each run from the rate seen so far.
+        started, seconds = time.monotonic(), 5
+        while flood_result["requests"] < SOAK_REQUESTS:
+            result = wrk(auth.url + "/oauth/par", "post_form.lua", {"BODY": body}, seconds=seconds)
+            flood_result["requests"] += result["requests"]
+            flood_result["non2xx"] += result["non2xx"]
+            rate = flood_result["requests"] / (time.monotonic() - started)
+            seconds = max(1, min(60, int((SOAK_REQUESTS - flood_result["requests"]) / rate) + 1))
+        flood_result["rps"] = flood_result["requests"] / (time.monotonic() - started)
+
+    flood = threading.Thread(target=run_flood)
     flood.start()
     time.sleep(2)
     legit = []
