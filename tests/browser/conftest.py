@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.conftest import run_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 # Headless Chromium in a container: no sandbox, no GPU, nothing fetched in the background.
@@ -50,17 +51,7 @@ def chromium():
 @pytest.fixture(scope="session")
 def stack(chromium, tmp_path_factory, request):
     """The three services as separate gunicorn processes, as tests/integration runs them."""
-    stack = Stack(tmp_path_factory.mktemp("browser-stack"))
-    try:
-        stack.start("auth_server", "/.well-known/openid-configuration")
-        stack.start("notes_api", "/healthz")
-        stack.start("client_app", "/healthz")
-        yield stack
-    finally:
-        stack.stop()
-        if request.session.testsfailed:
-            for name in stack.processes:
-                print(f"\n===== {name} log =====\n{stack.log(name)}")
+    yield from run_stack(Stack(tmp_path_factory.mktemp("browser-stack")), request)
 
 
 @pytest.fixture
