@@ -11,14 +11,13 @@ docs/screenshots/ instead (the README embeds those).
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Stack
-from tests.integration.conftest import run_stack
+from tests.stack import ROOT
+from tests.stack import Stack
+from tests.stack import run_stack
 
-ROOT = Path(__file__).resolve().parents[2]
 # Headless Chromium in a container: no sandbox, no GPU, nothing fetched in the background.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -50,7 +49,7 @@ def chromium():
 
 @pytest.fixture(scope="session")
 def stack(chromium, tmp_path_factory, request):
-    """The three services as separate gunicorn processes, as tests/integration runs them."""
+    """The three services as separate gunicorn processes (tests/stack.py)."""
     yield from run_stack(Stack(tmp_path_factory.mktemp("browser-stack")), request)
 
 

@@ -19,6 +19,8 @@ import docker
 import pytest
 import requests
 
+from tests.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth_server", "notes_api", "client_app")
 # The first build installs three sets of wheels; later ones come from the build cache.
@@ -62,13 +64,6 @@ def compose_command():
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     return None
-
-
-def free_port():
-    """A loopback port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:
@@ -151,11 +146,10 @@ class Stack:
 
 
 def pytest_collection_modifyitems(items):
-    """Mark the tests in this folder `e2e` (`-m "not e2e"` leaves them out) and give them time."""
+    """Give the tests in this folder time for the build (tests/conftest.py marks them `e2e`)."""
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.timeout(E2E_TEST_TIMEOUT_SECONDS))
 
 

@@ -1,4 +1,4 @@
-"""Test 5: a failing e2e test prints every container's logs (conftest's report hook)."""
+"""A failing e2e test prints every container's logs (conftest's report hook)."""
 
 from .conftest import SERVICES
 

@@ -1,11 +1,12 @@
-"""Test 1: all 12 steps through the published ports, and which calls took which channel."""
+"""All 12 steps through the published ports, and which calls took which channel."""
 
 import re
 
 import requests
 
+from tests.stack import log_in
+
 from .conftest import SERVICES
-from .flow import log_in
 
 # An access-log line of any of the three: the caller's address, then "METHOD /path HTTP/x".
 ACCESS_LINE = re.compile(r'^(?P<addr>\S+) .*?"(?P<method>[A-Z]+) (?P<path>/\S*) HTTP/[\d.]+"', re.M)

@@ -1,6 +1,6 @@
-"""Test 3: the notes_api container stops, then starts again, under a logged-in user."""
+"""The notes_api container stops, then starts again, under a logged-in user."""
 
-from .flow import log_in
+from tests.stack import log_in
 
 
 def test_client_says_notes_unavailable_then_recovers(browser, stack):

@@ -1,14 +1,14 @@
-"""Test 4: `down` (keeping the volumes) then `up`: notes, logins and keys survive."""
+"""`down` (keeping the volumes) then `up`: notes, logins and keys survive."""
 
 import secrets
 from urllib.parse import urlencode
 
 import requests
 
-from .flow import add_note
-from .flow import authorize
-from .flow import log_in
-from .flow import query
+from tests.stack import add_note
+from tests.stack import authorize
+from tests.stack import log_in
+from tests.stack import query
 
 # The seed's own client (par-flow.md); a test may play it from the host.
 SEED_CLIENT = {"client_id": "seed-cli", "client_secret": "seed-cli-secret"}
@@ -24,7 +24,7 @@ def seed_cli_access_token(stack):
     authorize_url = stack.auth + "/authorize?" + urlencode(
         {"client_id": "seed-cli", "request_uri": pushed.json()["request_uri"]})
     with requests.Session() as browser:
-        back = authorize(browser, stack, authorize_url)
+        back = authorize(browser, authorize_url)
     assert back.startswith(SEED_REDIRECT_URI + "?")
     tokens = requests.post(stack.auth + "/oauth/token", timeout=5, data={
         **SEED_CLIENT, "grant_type": "authorization_code", "code": query(back)["code"],

@@ -1,8 +1,8 @@
-"""Test 2: the auth_server container restarts between the push and /authorize."""
+"""The auth_server container restarts between the push and /authorize."""
 
-from .flow import authorize
-from .flow import finish
-from .flow import push
+from tests.stack import authorize
+from tests.stack import finish
+from tests.stack import push
 
 
 def test_flow_survives_an_auth_server_restart_after_the_push(browser, stack):
@@ -16,7 +16,7 @@ def test_flow_survives_an_auth_server_restart_after_the_push(browser, stack):
 
     assert stack.container("auth_server").attrs["State"]["StartedAt"] != started_at
     # RFC 9126 §2.2: the request_uri (30 s) is still good after the restart.
-    notes = finish(browser, stack, authorize(browser, stack, authorize_url))
+    notes = finish(browser, stack, authorize(browser, authorize_url))
     assert notes.status_code == 200
     assert "Alice Liddell" in notes.text
     assert "Buy oat milk and coffee beans." in notes.text

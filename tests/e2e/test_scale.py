@@ -13,14 +13,15 @@ import pytest
 import requests
 import yaml
 
+from tests.stack import authorize
+from tests.stack import finish
+from tests.stack import push
+
 from .conftest import BUILD_TIMEOUT_SECONDS
 from .conftest import ROOT
 from .conftest import Stack
 from .conftest import compose_command
 from .conftest import unavailable
-from .flow import authorize
-from .flow import finish
-from .flow import push
 
 SCALE_FILE = "docker-compose.scale.yml"
 REPLICAS = ("auth_server_1", "auth_server_2", "auth_server_3")
@@ -45,8 +46,8 @@ def compose_file(name):
 def stack(engine):
     """The scaled-out stack, built and healthy, under its own project name and free ports.
 
-    It stands in for conftest's `stack` in this module, so flow.py's steps and the
-    failure report's logs work on it unchanged.
+    It overrides conftest's `stack` in this module, so tests/stack.py's flow steps and
+    the failure report's logs work on it unchanged.
     """
     command = compose_command()
     if command is None:
@@ -101,7 +102,7 @@ def test_flows_through_the_proxy_are_spread_over_the_three_replicas(stack):
     for username in users:
         with requests.Session() as browser:
             authorize_url = push(browser, stack)
-            notes = finish(browser, stack, authorize(browser, stack, authorize_url, username))
+            notes = finish(browser, stack, authorize(browser, authorize_url, username))
             assert notes.status_code == 200
             assert NAMES[username] in notes.text
 
@@ -131,7 +132,7 @@ def test_flows_through_the_proxy_are_spread_over_the_three_replicas(stack):
 def test_back_channel_goes_through_the_proxy(stack):
     """client_app and notes_api reach the replicas through http://auth_proxy:9000 only."""
     with requests.Session() as browser:
-        assert finish(browser, stack, authorize(browser, stack, push(browser, stack))).status_code == 200
+        assert finish(browser, stack, authorize(browser, push(browser, stack))).status_code == 200
 
     assert "endpoint=http://auth_proxy:9000/oauth/par" in stack.logs("client_app")
     assert "fetching http://auth_proxy:9000/.well-known/jwks.json" in stack.logs("notes_api")

@@ -12,10 +12,10 @@ import pytest
 
 from client_app.attacks import ATTACKS
 
-from .conftest import ROOT
-from .conftest import Stack
-from .conftest import csrf_token
-from .conftest import run_stack
+from tests.stack import ROOT
+from tests.stack import Stack
+from tests.stack import csrf_token
+from tests.stack import run_stack
 
 # A compact JWT anywhere in a text (they all start with base64url '{"').
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -2,10 +2,10 @@
 
 import json
 import subprocess
-from urllib.parse import parse_qs
-from urllib.parse import urlparse
+from urllib.parse import urlencode
 
-from .conftest import csrf_token
+from tests.stack import authorize
+from tests.stack import query
 
 # The seed's three back-channel commands. Only the host (and the demo client's
 # credentials in place of CLIENT_ID/CLIENT_SECRET) differ from par-flow.md. The
@@ -49,19 +49,12 @@ def test_seed_walkthrough(browser, stack):
     assert pushed["expires_in"] == 30
     assert pushed["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
 
-    # Step 4: GET /authorize?client_id=CLIENT_ID&request_uri=... as in the seed.
-    arrival = browser.get(stack.auth + "/authorize", allow_redirects=False,
-                          params={"client_id": "seed-cli", "request_uri": pushed["request_uri"]})
-    login_url = stack.auth + arrival.headers["Location"]
-    page = browser.get(login_url)
-    consent = browser.post(login_url, allow_redirects=False,
-                           data={"csrf_token": csrf_token(page.text), "username": "alice", "password": "alice"})
-    consent_url = stack.auth + consent.headers["Location"]
-    page = browser.get(consent_url)
-    back = browser.post(consent_url, allow_redirects=False, data={"csrf_token": csrf_token(page.text), "allow": "Allow"})
+    # Steps 4-7: GET /authorize?client_id=CLIENT_ID&request_uri=... as in the seed, login, consent.
+    back = authorize(browser, stack.auth + "/authorize?" + urlencode(
+        {"client_id": "seed-cli", "request_uri": pushed["request_uri"]}))
     # Step 7: 302/303 to https://jwt.io?code=...&iss=... (no state was pushed, so none comes back).
-    assert back.headers["Location"].startswith("https://jwt.io?")
-    code = parse_qs(urlparse(back.headers["Location"]).query)["code"][0]
+    assert back.startswith("https://jwt.io?")
+    code = query(back)["code"]
 
     tokens = run(TOKEN, auth=stack.auth, code=code)
     assert tokens["token_type"] == "Bearer"

@@ -11,10 +11,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
@@ -22,9 +19,13 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.stack import Service
+from tests.stack import authorize
+from tests.stack import environment
+from tests.stack import free_port
+from tests.stack import gunicorn
+
 INTEROP = Path(__file__).resolve().parent
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 # The oldest Node the peers support (openid-client 6 and oidc-provider 9 need 20+).
 NODE_MAJOR = 20
@@ -37,66 +38,12 @@ RP_REDIRECT_URI = "http://localhost:3000/callback"
 # §2.3.1 says client_secret_basic form-urlencodes it, and a conforming client does.
 RP_CLIENT_SECRET = "notes web secret+/:%&="
 NOTES_API = "urn:my-notes-api"
-# Our services' settings that a developer's shell must not leak into a test run.
-SERVICE_SETTINGS = ("ISSUER", "AUTH_SERVER_INTERNAL_URL", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI",
-                    "SCOPE", "AUDIENCE", "RESOURCE", "TOKEN_ENDPOINT_AUTH_METHOD", "NOTES_API_URL",
-                    "JWKS_URL", "DATABASE_URL", "AUTHLIB_INSECURE_TRANSPORT", "HOST")
 
 
-def free_port():
-    """A loopback port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**settings):
-    """This process's environment without our services' settings, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_SETTINGS}
-    return {**env, **settings, "PYTHONUNBUFFERED": "1"}
-
-
-class Process:
-    """One party under test, running on loopback: its URL, its log, how to stop it."""
-
-    def __init__(self, name, url, command, env, log_path):
-        self.name = name
-        self.url = url
-        self.log_path = log_path
-        with log_path.open("w") as log_file:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file,
-                                            stderr=subprocess.STDOUT)
-
-    def wait_until_up(self, path, timeout=30):
-        """Poll a URL until it answers 200; fail with the log if the process dies or hangs."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited early:\n{self.log()}")
-            try:
-                if requests.get(self.url + path, timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} did not come up:\n{self.log()}")
-
-    def log(self):
-        """Everything the process has printed so far."""
-        return self.log_path.read_text()
-
-    def stop(self):
-        """Stop the process (gunicorn stops its workers on SIGTERM)."""
-        self.process.terminate()
-        self.process.wait(timeout=20)
-
-
-def gunicorn(service, port, tmp, **settings):
-    """Start one of our services under gunicorn (2 workers), configured by environment."""
-    env = clean_env(PORT=str(port), WEB_CONCURRENCY="2", DATABASE_URL=f"sqlite:///{tmp}/{service}.sqlite",
-                    **settings)
-    command = [GUNICORN, "-c", f"{service}/gunicorn.conf.py", f"{service}:create_app()"]
-    return Process(service, f"http://localhost:{port}", command, env, tmp / f"{service}.log")
+def our_service(name, port, tmp, **settings):
+    """One of our services under gunicorn (2 workers), configured by environment alone."""
+    env = environment(WEB_CONCURRENCY="2", DATABASE_URL=f"sqlite:///{tmp}/{name}.sqlite", **settings)
+    return gunicorn(name, port, tmp / f"{name}.log", env)
 
 
 @pytest.fixture(scope="session")
@@ -127,9 +74,9 @@ def node():
 def auth_server(tmp_path_factory, request):
     """Our authorization server under gunicorn; its log is printed if a test failed."""
     port = free_port()
-    server = gunicorn("auth_server", port, tmp_path_factory.mktemp("auth_server"),
-                      ISSUER=f"http://localhost:{port}", NOTES_WEB_SECRET=RP_CLIENT_SECRET,
-                      NOTES_WEB_REDIRECT_URI=RP_REDIRECT_URI)
+    server = our_service("auth_server", port, tmp_path_factory.mktemp("auth_server"),
+                         ISSUER=f"http://localhost:{port}", NOTES_WEB_SECRET=RP_CLIENT_SECRET,
+                         NOTES_WEB_REDIRECT_URI=RP_REDIRECT_URI)
     try:
         yield server.wait_until_up("/.well-known/openid-configuration")
     finally:
@@ -147,9 +94,9 @@ class RelyingParty:
 
     def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET):
         self.command = [node, str(INTEROP / script)]
-        self.env = clean_env(ISSUER=issuer, CLIENT_ID=CLIENT_ID, CLIENT_SECRET=secret,
-                             REDIRECT_URI=RP_REDIRECT_URI, AUDIENCE=NOTES_API,
-                             SCOPE="openid profile email read:notes offline_access")
+        self.env = environment(ISSUER=issuer, CLIENT_ID=CLIENT_ID, CLIENT_SECRET=secret,
+                               REDIRECT_URI=RP_REDIRECT_URI, AUDIENCE=NOTES_API,
+                               SCOPE="openid profile email read:notes offline_access")
 
     def run(self, mode, session=None):
         """Run the script once; (True, result) on success, (False, error) if it refused."""
@@ -241,25 +188,18 @@ def browser():
 class AuthServerUser:
     """A person at our auth_server's pages: logs in and consents (or declines)."""
 
-    def __init__(self, browser, auth_server):
+    def __init__(self, browser):
         self.browser = browser
-        self.auth_server = auth_server
 
     def answer(self, authorization_url, decision="allow", username="alice"):
         """Steps 4-7: arrive, log in, decide; returns the redirect to the client (not followed)."""
-        login_page = self.browser.follow(self.browser.get(authorization_url), stop_at=RP_REDIRECT_URI)
-        assert "Authorization Server" in login_page.text
-        consent = self.browser.submit(login_page, username=username, password=username)
-        consent_page = self.browser.follow(consent, stop_at=RP_REDIRECT_URI)
-        assert "Read your notes" in consent_page.text
-        decided = self.browser.submit(consent_page, **{decision: decision.title()})
-        return self.browser.follow(decided, stop_at=RP_REDIRECT_URI)
+        return authorize(self.browser.session, authorization_url, username, decision)
 
 
 @pytest.fixture
 def alice(browser, auth_server):
     """Alice, at our auth_server's login and consent pages."""
-    return AuthServerUser(browser, auth_server)
+    return AuthServerUser(browser)
 
 
 class ProviderStack:
@@ -283,16 +223,16 @@ def provider_stack(node, tmp_path_factory, request):
     issuer = provider_url + request.param
     client_url = f"http://localhost:{ports['client_app']}"
     api_url = f"http://localhost:{ports['notes_api']}"
-    env = clean_env(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback")
-    processes = [Process("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
+    env = environment(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback")
+    processes = [Service("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
                          tmp / "provider.log")]
     try:
         processes[-1].wait_until_up("/.well-known/openid-configuration")
         # The API trusts the provider's tokens for our audience: issuer and audience, no more.
-        processes.append(gunicorn("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API))
+        processes.append(our_service("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API))
         processes[-1].wait_until_up("/healthz")
         # The client: issuer, its registration there, and the API it wants a token for.
-        processes.append(gunicorn(
+        processes.append(our_service(
             "client_app", ports["client_app"], tmp, ISSUER=issuer, CLIENT_ID=CLIENT_ID,
             CLIENT_SECRET="notes-web-secret", REDIRECT_URI=client_url + "/callback",
             AUDIENCE="", RESOURCE=NOTES_API, NOTES_API_URL=api_url))

@@ -6,18 +6,13 @@ notes_api are pointed at it by environment variables alone (see provider_stack).
 """
 
 import re
-from urllib.parse import parse_qs
 from urllib.parse import urljoin
-from urllib.parse import urlparse
 
 import pytest
 
+from tests.stack import query
+
 from .conftest import Form
-
-
-def query(url):
-    """A URL's query parameters as a flat dict."""
-    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
 
 class ProviderUser:

@@ -6,11 +6,11 @@ nonce, the RFC 9207 iss check, ID token validation with its signature checked,
 UserInfo, and the refresh token grant. Nothing in auth_server knows this client.
 """
 
-from urllib.parse import parse_qs
 from urllib.parse import urlencode
-from urllib.parse import urlparse
 
 import pytest
+
+from tests.stack import query
 
 from .conftest import RP_REDIRECT_URI
 from .conftest import RelyingParty
@@ -20,11 +20,6 @@ from .conftest import RelyingParty
 def openid_client(node, auth_server):
     """openid-client as notes-web, pointed at our auth_server by its issuer URL alone."""
     return RelyingParty(node, "openid_client_rp.js", auth_server.url)
-
-
-def query(url):
-    """A URL's query parameters as a flat dict."""
-    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
 
 def test_full_flow_passes_every_check(openid_client, alice, auth_server):

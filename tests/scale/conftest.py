@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from ..integration.conftest import free_port
+from tests.stack import free_port
 
 
 def postgres_bin():

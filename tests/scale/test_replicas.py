@@ -9,23 +9,21 @@ moment, succeed exactly once.
 import base64
 import hashlib
 import os
-import re
 import secrets
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
-from urllib.parse import urlparse
 
 import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from ..integration.conftest import GUNICORN
-from ..integration.conftest import ROOT
-from ..integration.conftest import free_port
-from ..integration.conftest import wait_until_up
+from tests.stack import consent
+from tests.stack import environment
+from tests.stack import free_port
+from tests.stack import gunicorn
+from tests.stack import query
+from tests.stack import sign_in
 
 FLOWS = int(os.environ.get("REPLICA_FLOWS", "1000"))
 ISSUER = "http://localhost:9000"  # one public issuer, whichever replica answers
@@ -37,31 +35,19 @@ WEB = ("notes-web", "notes-web-secret")
 def replicas(postgres_url, tmp_path_factory):
     """Three auth_server processes (2 workers each) sharing one database and one issuer."""
     logs = tmp_path_factory.mktemp("replicas")
-    env = {**os.environ, "DATABASE_URL": postgres_url, "ISSUER": ISSUER, "SECRET_KEY": "shared-by-replicas",
-           "WEB_CONCURRENCY": "2", "PAR_RATE_LIMIT": "1000000", "PYTHONUNBUFFERED": "1"}
+    env = environment(DATABASE_URL=postgres_url, ISSUER=ISSUER, SECRET_KEY="shared-by-replicas",
+                      WEB_CONCURRENCY="2", PAR_RATE_LIMIT="1000000")
     started = []
     try:
         # Started together: they race to create the tables and the first key.
         for index in range(3):
-            port = free_port()
-            log_path = logs / f"replica{index}.log"
-            with log_path.open("w") as log_file:
-                process = subprocess.Popen([GUNICORN, "-c", "auth_server/gunicorn.conf.py"], cwd=ROOT,
-                                           env={**env, "PORT": str(port)}, stdout=log_file, stderr=subprocess.STDOUT)
-            started.append((f"http://localhost:{port}", process, log_path))
-        for base, process, log_path in started:
-            wait_until_up(base + "/.well-known/jwks.json", process, log_path, timeout=60)
-        yield [base for base, _, _ in started]
+            started.append(gunicorn("auth_server", free_port(), logs / f"replica{index}.log", env))
+        for replica in started:
+            replica.wait_until_up("/.well-known/jwks.json", timeout=60)
+        yield [replica.url for replica in started]
     finally:
-        for _, process, _ in started:
-            process.terminate()
-        for _, process, _ in started:
-            process.wait(timeout=30)
-
-
-def csrf(html):
-    """The CSRF token in a page's form."""
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        for replica in started:
+            replica.stop()
 
 
 def push(base, verifier, nonce):
@@ -77,15 +63,8 @@ def push(base, verifier, nonce):
 
 def login_and_consent(browser, arrival, login_base, consent_base):
     """Steps 5-7, the login on one replica and the consent on another; returns the code."""
-    path = arrival.headers["Location"]
-    page = browser.get(login_base + path, timeout=30)
-    consent_path = browser.post(login_base + path, allow_redirects=False, timeout=30, data={
-        "csrf_token": csrf(page.text), "username": "alice", "password": "alice"}).headers["Location"]
-    page = browser.get(consent_base + consent_path, timeout=30)
-    back = browser.post(consent_base + consent_path, allow_redirects=False, timeout=30,
-                        data={"csrf_token": csrf(page.text), "allow": "Allow"})
-    assert back.status_code == 303, back.text
-    return parse_qs(urlparse(back.headers["Location"]).query)["code"][0]
+    consent_path = sign_in(browser, login_base + arrival.headers["Location"])
+    return query(consent(browser, consent_base + consent_path))["code"]
 
 
 def exchange(base, code, verifier):

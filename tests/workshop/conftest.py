@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.conftest import Stack
+from tests.stack import Stack
 
 
 class WorkshopStack(Stack):
@@ -26,11 +26,8 @@ def stacks(tmp_path_factory, request):
         """The running stack with these settings (a dict), started on first use."""
         key = tuple(sorted(settings.items()))
         if key not in started:
-            stack = WorkshopStack(tmp_path_factory.mktemp("workshop-stack"), settings)
-            started[key] = stack
-            stack.start("auth_server", "/.well-known/openid-configuration")
-            stack.start("notes_api", "/healthz")
-            stack.start("client_app", "/healthz")
+            started[key] = WorkshopStack(tmp_path_factory.mktemp("workshop-stack"), settings)
+            started[key].start()
         return started[key]
 
     yield stack_for

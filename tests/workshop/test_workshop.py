@@ -10,13 +10,14 @@ import html
 import re
 import subprocess
 from pathlib import Path
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
+from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from tests.integration.conftest import csrf_token
+from tests.stack import consent
+from tests.stack import query
+from tests.stack import sign_in
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "workshop.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.M | re.S)
@@ -97,19 +98,16 @@ class Reader:
                 page = browser.get(rest)
             elif line.startswith("sign in as "):
                 username, password = (s.strip() for s in line.removeprefix("sign in as ").split("/"))
-                page = browser.post(page.url, data={"csrf_token": csrf_token(page.text),
-                                                    "username": username, "password": password})
+                page = browser.get(urljoin(page.url, sign_in(browser, page.url, username, password)))
             elif line.startswith("do not see "):
                 assert line.removeprefix("do not see ") not in html.unescape(page.text)
             elif action == "see":
                 assert rest in html.unescape(page.text), f"{rest!r} not on {page.url}"
             elif action == "allow":
-                back = browser.post(page.url, allow_redirects=False,
-                                    data={"csrf_token": csrf_token(page.text), "allow": "Allow"})
-                assert back.status_code in (302, 303), back.text
+                back = consent(browser, page.url)
                 # The browser would go on to the client's redirect URI (https://jwt.io);
                 # the participant copies the code from the address bar.
-                self.values["PASTE_THE_CODE"] = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
+                self.values["PASTE_THE_CODE"] = query(back)["code"]
             else:
                 pytest.fail(f"the guide asks the browser to {line!r}, which this test cannot do")
             assert page.status_code == 200, f"{line}: HTTP {page.status_code}\n{page.text}"
