@@ -77,8 +77,8 @@ def test_every_docs_page_is_linked_from_the_readme():
     linked = {(README.parent / target.split("#")[0]).resolve() for target in links(README) if is_relative(target)}
     pages = sorted(DOCS.glob("*.md"))
     assert pages, "docs/ has no pages"
-    unlinked = [page.name for page in pages if page.resolve() not in linked]
-    assert unlinked == [], f"README.md does not link to docs/{unlinked}"
+    unlinked = [f"docs/{page.name}" for page in pages if page.resolve() not in linked]
+    assert unlinked == [], f"README.md does not link to {unlinked}"
 
 
 def test_readme_is_short():
