@@ -1,9 +1,11 @@
-"""create_app(), config.py and models.py: settings, the database, the demo notes."""
+"""create_app(), config.py and models.py: settings, logging, the database, the demo notes."""
 
+import logging
 import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import text
 
 from notes_api.config import Config
@@ -75,3 +77,29 @@ def test_seeding_leaves_existing_notes_alone(make_app, tmp_path):
         texts = {sub: db.session.scalars(db.select(Note.text).where(Note.owner_sub == sub)).all()
                  for sub in ("alice", "bob")}
     assert texts == {"alice": ["my own"], "bob": ["demo"]}
+
+
+def test_process_settings_defaults():
+    """Without environment variables gunicorn listens on 127.0.0.1:8000 with 2 workers, logging INFO."""
+    assert (Config.HOST, Config.PORT, Config.WEB_CONCURRENCY) == ("127.0.0.1", 8000, 2)
+    assert Config.LOG_LEVEL == "INFO"
+    assert Config.LOG_FORMAT == "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "WARNING"])
+def test_log_level_setting_reaches_the_logger(make_app, level):
+    """LOG_LEVEL sets the "notes_api" logger's level."""
+    app = make_app(LOG_LEVEL=level)
+    assert app.logger.name == "notes_api"
+    assert logging.getLogger("notes_api").level == logging.getLevelName(level)
+
+
+def test_log_settings_from_the_environment(tmp_path):
+    """In a fresh process, LOG_LEVEL (any case) and LOG_FORMAT shape what reaches stderr."""
+    code = ("from notes_api import create_app; app = create_app(); "
+            "app.logger.info('quiet line'); app.logger.warning('loud line')")
+    env = {**os.environ, "LOG_LEVEL": "warning", "LOG_FORMAT": "%(levelname)s|%(name)s|%(message)s",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'notes_api.sqlite'}"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "WARNING|notes_api|loud line" in done.stderr.splitlines()
+    assert "quiet line" not in done.stderr
