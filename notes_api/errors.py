@@ -28,8 +28,7 @@ def error_response(status, error, description):
 def http_error(exc):
     """404, 405, 413, 500 and friends: invalid_request or server_error, with what happened."""
     error = "invalid_request" if exc.code < 500 else "server_error"
-    # invalid_request alone does not tell a 404 from a 405: the description starts with the status.
-    response = error_response(exc.code, error, f"{exc.code} {exc.name}: {exc.description}")
+    response = error_response(exc.code, error, exc.description)
     if exc.code == 405:
         # RFC 9110 §15.5.6: a 405 lists the methods the resource does support.
         response.headers["Allow"] = ", ".join(exc.valid_methods or [])

@@ -10,38 +10,39 @@ from notes_api.config import Config
 PARTY = "Notes API — the resource server"
 
 
-@pytest.mark.parametrize(("method", "path", "status", "reason"), [
-    ("GET", "/api/nothing-here", 404, "Not Found"),
-    ("GET", "/api/notes/1", 404, "Not Found"),
-    ("DELETE", "/api/notes", 405, "Method Not Allowed"),
-    ("PUT", "/api", 405, "Method Not Allowed"),
+@pytest.mark.parametrize(("method", "path", "status", "says"), [
+    ("GET", "/api/nothing-here", 404, "not found"),
+    ("GET", "/api/notes/1", 404, "not found"),
+    ("DELETE", "/api/notes", 405, "not allowed"),
+    ("PUT", "/api", 405, "not allowed"),
 ])
-def test_api_4xx_is_invalid_request_json(client, method, path, status, reason):
-    """Under /api any 4xx is JSON invalid_request; the description names the status."""
+def test_api_4xx_is_invalid_request_json(client, method, path, status, says):
+    """Under /api any 4xx is JSON invalid_request, its description saying what went wrong."""
     response = client.open(path, method=method)
     assert response.status_code == status
     assert response.mimetype == "application/json"
     body = response.get_json()
     assert set(body) == {"error", "error_description"}
     assert body["error"] == "invalid_request"
-    assert body["error_description"].startswith(f"{status} {reason}: ")
+    assert says in body["error_description"]
 
 
-@pytest.mark.parametrize(("method", "path", "status", "reason"), [
-    ("GET", "/nothing-here", 404, "Not Found"),
-    ("GET", "/apinotes", 404, "Not Found"),  # not under /api/
-    ("POST", "/", 405, "Method Not Allowed"),
-    ("DELETE", "/healthz", 405, "Method Not Allowed"),
+@pytest.mark.parametrize(("method", "path", "status", "says"), [
+    ("GET", "/nothing-here", 404, "not found"),
+    ("GET", "/apinotes", 404, "not found"),  # not under /api/
+    ("POST", "/", 405, "not allowed"),
+    ("DELETE", "/healthz", 405, "not allowed"),
 ])
-def test_page_4xx_is_a_readable_page(client, method, path, status, reason):
+def test_page_4xx_is_a_readable_page(client, method, path, status, says):
     """Outside /api a 4xx is an HTML page, labelled with the party, naming the error."""
     response = client.open(path, method=method)
     assert response.status_code == status
     assert response.content_type == "text/html; charset=utf-8"
     page = response.get_data(as_text=True)
     assert PARTY in page
+    assert f"<title>Error {status} " in page
     assert "<code>invalid_request</code>" in page
-    assert f"{status} {reason}: " in page
+    assert says in page
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [
@@ -67,7 +68,7 @@ def test_too_large_body_is_413(api, make_token, kind):
     assert response.status_code == 413
     body = response.get_json()
     assert body["error"] == "invalid_request"
-    assert body["error_description"].startswith("413 Request Entity Too Large: ")
+    assert "exceeds the capacity limit" in body["error_description"]
     assert len(api.list_notes(token).get_json()["notes"]) == len(Config.SEED_NOTES["bob"])
 
 
@@ -95,7 +96,7 @@ def test_unexpected_error_is_server_error(make_app, caplog, path, mimetype):
     text = response.get_data(as_text=True)
     if mimetype == "application/json":
         assert response.get_json()["error"] == "server_error"
-        assert response.get_json()["error_description"].startswith("500 Internal Server Error: ")
+        assert "internal error" in response.get_json()["error_description"]
     else:
         assert "<code>server_error</code>" in text
         assert PARTY in text
