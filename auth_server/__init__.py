@@ -30,8 +30,8 @@ def create_app(test_config=None):
     if app.config["ISSUER"].startswith("http://"):
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
-    # Each protocol step is logged on the "auth_server" logger (never a secret).
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Log each protocol step (never a secret) on the "auth_server" logger, at LOG_LEVEL.
+    configure_logging(app)
 
     # Tables and demo clients/users, then the first signing key if there is none.
     models.init_app(app)
@@ -50,3 +50,11 @@ def create_app(test_config=None):
     with app.app_context():
         models.db.engine.dispose()
     return app
+
+
+def configure_logging(app):
+    """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
+    # basicConfig sets up the root logger once per process and is a no-op after
+    # that (a second app, or pytest's log capture, which already has a handler).
+    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    app.logger.setLevel(app.config["LOG_LEVEL"])

@@ -31,6 +31,16 @@ class Config:
     # Replicas share one PostgreSQL: DATABASE_URL=postgresql://user:pass@host/db.
     SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL", ""))
 
+    # How gunicorn.conf.py runs the server: where it listens (docker sets HOST=0.0.0.0
+    # to publish the port) and how many worker processes it forks.
+    HOST = _env("HOST", "127.0.0.1")
+    PORT = int(_env("PORT", "9000"))
+    WEB_CONCURRENCY = int(_env("WEB_CONCURRENCY", "2"))
+    # The "auth_server" logger's level (INFO shows every protocol step) and the format
+    # of every log line (the same default in the three services).
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+    LOG_FORMAT = _env("LOG_FORMAT", "%(asctime)s %(name)s %(levelname)s %(message)s")
+
     # DEMO ONLY: a fixed key signs the session cookie; set SECRET_KEY in real life.
     SECRET_KEY = _env("SECRET_KEY", "demo-only-auth-server-secret-key")
 

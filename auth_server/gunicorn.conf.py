@@ -1,11 +1,13 @@
 """Gunicorn settings for the authorization server (`gunicorn -c auth_server/gunicorn.conf.py`)."""
 
-import os
+from auth_server.config import Config
 
 wsgi_app = "auth_server:create_app()"
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '9000')}"
-# Two worker processes unless WEB_CONCURRENCY says otherwise; they share only the database.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting
+# (defaults 127.0.0.1, 9000 and 2 workers; docker sets HOST=0.0.0.0).
+bind = f"{Config.HOST}:{Config.PORT}"
+# The workers share only the database: no state lives in a process.
+workers = Config.WEB_CONCURRENCY
 # Build the app once in the master (tables, demo data, first key), then fork the workers.
 preload_app = True
 # No control socket: its default path is shared by every gunicorn run by this user.

@@ -3,6 +3,7 @@
 Run it with: gunicorn -c client_app/gunicorn.conf.py "client_app:create_app()"
 """
 
+import logging
 import os
 
 from flask import Flask
@@ -33,8 +34,8 @@ def create_app(test_config=None):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/client_app.sqlite"
 
-    # Protocol steps are logged at INFO on the "client_app" logger (Flask's app.logger).
-    app.logger.setLevel(app.config["LOG_LEVEL"])
+    # Log each protocol step on the "client_app" logger, at LOG_LEVEL, in LOG_FORMAT.
+    configure_logging(app)
 
     # State lives in the database: one LoginSession row per browser login.
     models.init_app(app)
@@ -56,3 +57,11 @@ def create_app(test_config=None):
     lab.init_app(app)
 
     return app
+
+
+def configure_logging(app):
+    """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
+    # basicConfig sets up the root logger once per process and is a no-op after
+    # that (a second app, or pytest's log capture, which already has a handler).
+    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    app.logger.setLevel(app.config["LOG_LEVEL"])

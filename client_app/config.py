@@ -71,7 +71,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
 
-    # The port gunicorn binds (gunicorn.conf.py reads it from here).
+    # How gunicorn.conf.py runs the client: where it listens (docker sets HOST=0.0.0.0
+    # to publish the port) and how many worker processes it forks.
+    HOST = _env("HOST", "127.0.0.1")
     PORT = int(_env("PORT", "3000"))
-    # How much the client logs: INFO shows every protocol step.
-    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    WEB_CONCURRENCY = int(_env("WEB_CONCURRENCY", "2"))
+    # The "client_app" logger's level (INFO shows every protocol step) and the format
+    # of every log line (the same default in the three services).
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+    LOG_FORMAT = _env("LOG_FORMAT", "%(asctime)s %(name)s %(levelname)s %(message)s")

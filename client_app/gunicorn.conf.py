@@ -4,15 +4,14 @@ Run from the repository root:
     gunicorn -c client_app/gunicorn.conf.py "client_app:create_app()"
 """
 
-import os
-
 from client_app.config import Config
 
-# PORT (default 3000) lives in config.py with the other settings. 0.0.0.0 so that
-# docker sets HOST=0.0.0.0 so the port can be published.
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{Config.PORT}"
-# WEB_CONCURRENCY is the usual knob; two workers show that no state lives in a process.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+wsgi_app = "client_app:create_app()"
+# HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting
+# (defaults 127.0.0.1, 3000 and 2 workers; docker sets HOST=0.0.0.0).
+bind = f"{Config.HOST}:{Config.PORT}"
+# The workers share only the database: no state lives in a process.
+workers = Config.WEB_CONCURRENCY
 # Build the app once, then fork: create_app() disposes its connections for this.
 preload_app = True
 # The attack lab's expiry attack holds its request for expires_in + 1 s (31 s by

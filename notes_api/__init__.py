@@ -6,7 +6,9 @@ import os
 from flask import Flask
 
 from . import bearer
+from . import errors
 from . import models
+from . import request_id
 from . import routes
 from .config import Config
 from .config import database_url
@@ -27,8 +29,11 @@ def create_app(test_config=None):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "notes_api.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["DATABASE_URL"])
 
-    # Log each protocol step (logger "notes_api", Flask's handler, to stderr).
-    app.logger.setLevel(logging.INFO)
+    # Log each protocol step on the "notes_api" logger, at LOG_LEVEL, in LOG_FORMAT.
+    configure_logging(app)
+
+    # Every request gets an id for its log lines, whichever blueprint serves it.
+    request_id.init_app(app)
 
     # The table and the demo notes; the engine is disposed for gunicorn's forked workers.
     models.init_app(app)
@@ -36,7 +41,18 @@ def create_app(test_config=None):
     # Bearer tokens: the issuer's key cache and the RFC 6750 error responses.
     bearer.init_app(app)
 
-    # The endpoints: the notes API, the info page, the health check, error pages.
+    # The endpoints: the notes API, the info page, the health check.
     app.register_blueprint(routes.bp)
 
+    # Every other failure: OAuth JSON under /api, a readable page elsewhere.
+    errors.init_app(app)
+
     return app
+
+
+def configure_logging(app):
+    """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
+    # basicConfig sets up the root logger once per process and is a no-op after
+    # that (a second app, or pytest's log capture, which already has a handler).
+    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    app.logger.setLevel(app.config["LOG_LEVEL"])

@@ -42,9 +42,15 @@ class Config:
     # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
     DATABASE_URL = _env("DATABASE_URL", "")
 
-    # Where gunicorn.conf.py listens. Docker sets HOST=0.0.0.0 to publish the port.
+    # How gunicorn.conf.py runs the API: where it listens (docker sets HOST=0.0.0.0
+    # to publish the port) and how many worker processes it forks.
     HOST = _env("HOST", "127.0.0.1")
     PORT = int(_env("PORT", "8000"))
+    WEB_CONCURRENCY = int(_env("WEB_CONCURRENCY", "2"))
+    # The "notes_api" logger's level (INFO shows every protocol step) and the format
+    # of every log line (the same default in the three services).
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+    LOG_FORMAT = _env("LOG_FORMAT", "%(asctime)s %(name)s %(levelname)s %(message)s")
 
     # Keep the issuer's public keys this long before fetching them again (seconds).
     JWKS_CACHE_SECONDS = int(_env("JWKS_CACHE_SECONDS", "300"))
@@ -62,6 +68,8 @@ class Config:
 
     # The longest note we accept, in characters.
     NOTE_MAX_LENGTH = 500
+    # Bodies larger than this get 413, before anyone reads them (Flask's default: no limit).
+    MAX_CONTENT_LENGTH = 64 * 1024
 
     # DEMO ONLY: notes each demo user finds on first start, so the API has data to show.
     SEED_NOTES = {

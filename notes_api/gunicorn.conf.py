@@ -1,14 +1,13 @@
 """Gunicorn settings for the notes API (`gunicorn -c notes_api/gunicorn.conf.py`, from the repo root)."""
 
-import os
-
 from notes_api.config import Config
 
 wsgi_app = "notes_api:create_app()"
-# HOST and PORT come from config.py (defaults 127.0.0.1 and 8000).
+# HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting
+# (defaults 127.0.0.1, 8000 and 2 workers; docker sets HOST=0.0.0.0).
 bind = f"{Config.HOST}:{Config.PORT}"
-# Two worker processes unless WEB_CONCURRENCY says otherwise; they share only the database.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The workers share only the database: no state lives in a process.
+workers = Config.WEB_CONCURRENCY
 # Build the app once in the master (table, demo notes), then fork the workers.
 preload_app = True
 # No control socket: its default path is shared, and all three services may run

@@ -1,16 +1,12 @@
 """The notes API's endpoints: the protected notes, an info page, a health check."""
 
-import json
 import logging
-import re
-import secrets
 
 from flask import Blueprint
 from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
-from werkzeug.exceptions import HTTPException
 
 from .bearer import require_token
 from .models import Note
@@ -20,24 +16,6 @@ from .models import notes_of
 log = logging.getLogger("notes_api")
 
 bp = Blueprint("notes", __name__)
-
-# A request id from a caller (say the client app's flow id) is reused only if it is
-# plainly safe to print in a log line.
-SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-@bp.before_app_request
-def assign_request_id():
-    """Give every request an id, so its log lines can be told apart."""
-    incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(4)
-
-
-@bp.after_app_request
-def echo_request_id(response):
-    """Return the request id, so a caller can find our log lines for its request."""
-    response.headers["X-Request-Id"] = g.request_id
-    return response
 
 
 @bp.get("/")
@@ -93,17 +71,3 @@ def submitted_text():
         body = request.get_json(silent=True)
         return body.get("text") if isinstance(body, dict) else None
     return request.form.get("text")
-
-
-@bp.app_errorhandler(HTTPException)
-def http_error(error):
-    """Any HTTP error (404, 405, 500...): JSON under /api/, a readable page elsewhere."""
-    response = error.get_response()  # keeps headers such as Allow on a 405
-    if request.path == "/api" or request.path.startswith("/api/"):
-        code = error.name.lower().replace(" ", "_")
-        response.set_data(json.dumps({"error": code, "error_description": error.description}))
-        response.content_type = "application/json"
-    else:
-        response.set_data(render_template("error.html", error=error))
-        response.content_type = "text/html; charset=utf-8"
-    return response

@@ -1,9 +1,10 @@
 """Fixtures for the notes API: a signing key, a mocked authorization server, the app, tokens.
 
 The chain: signing_key -> make_auth_server -> auth_server -> make_app -> app -> client -> api, plus
-make_token (tokens like the authorization server's) and assert_bearer_error.
+make_token (tokens like the authorization server's), assert_bearer_error and config_from_env.
 """
 
+import importlib.util
 import re
 import time
 import uuid
@@ -13,6 +14,7 @@ import responses
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from notes_api import config
 from notes_api import create_app
 
 ISSUER = "http://localhost:9000"
@@ -111,6 +113,25 @@ def make_app(tmp_path, auth_server):
         return create_app(config)
 
     return make
+
+
+@pytest.fixture
+def config_from_env(monkeypatch):
+    """Read config.py afresh with these environment variables (None: unset); return its Config."""
+
+    def load(**env):
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        # A separate module object, so the imported notes_api.config stays as it is.
+        spec = importlib.util.spec_from_file_location("config_under_test", config.__file__)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.Config
+
+    return load
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""create_app(), config.py and models.py: settings, the database, the demo notes."""
+"""create_app(), config.py and models.py: settings, logging, the database, the demo notes."""
 
-import os
-import subprocess
-import sys
+import logging
 
+import pytest
 from sqlalchemy import text
 
 from notes_api.config import Config
@@ -32,12 +31,9 @@ def test_documented_security_settings():
     assert Config.CLOCK_LEEWAY_SECONDS == 30
 
 
-def test_issuer_is_kept_exactly_as_set():
+def test_issuer_is_kept_exactly_as_set(config_from_env):
     """ISSUER from the environment is not trimmed: issuers compare as exact strings."""
-    code = "from notes_api.config import Config; print(Config.ISSUER)"
-    env = {**os.environ, "ISSUER": "https://tenant.example.com/"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "https://tenant.example.com/"
+    assert config_from_env(ISSUER="https://tenant.example.com/").ISSUER == "https://tenant.example.com/"
 
 
 def test_database_url_is_used(app, tmp_path):
@@ -75,3 +71,45 @@ def test_seeding_leaves_existing_notes_alone(make_app, tmp_path):
         texts = {sub: db.session.scalars(db.select(Note.text).where(Note.owner_sub == sub)).all()
                  for sub in ("alice", "bob")}
     assert texts == {"alice": ["my own"], "bob": ["demo"]}
+
+
+PROCESS_SETTINGS = ("HOST", "PORT", "WEB_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT")
+
+
+def test_process_settings_defaults(config_from_env):
+    """Without environment variables gunicorn listens on 127.0.0.1:8000 with 2 workers, logging INFO."""
+    settings = config_from_env(**dict.fromkeys(PROCESS_SETTINGS))
+    assert (settings.HOST, settings.PORT, settings.WEB_CONCURRENCY) == ("127.0.0.1", 8000, 2)
+    assert settings.LOG_LEVEL == "INFO"
+    assert settings.LOG_FORMAT == "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def test_process_settings_from_the_environment(config_from_env):
+    """Each process setting comes from its environment variable; LOG_LEVEL in any case."""
+    settings = config_from_env(HOST="0.0.0.0", PORT="8123", WEB_CONCURRENCY="5", LOG_LEVEL="debug",
+                               LOG_FORMAT="%(name)s: %(message)s")
+    assert (settings.HOST, settings.PORT, settings.WEB_CONCURRENCY) == ("0.0.0.0", 8123, 5)
+    assert settings.LOG_LEVEL == "DEBUG"
+    assert settings.LOG_FORMAT == "%(name)s: %(message)s"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "WARNING"])
+def test_log_level_setting_reaches_the_logger(make_app, level):
+    """LOG_LEVEL sets the "notes_api" logger's level."""
+    app = make_app(LOG_LEVEL=level)
+    assert app.logger.name == "notes_api"
+    assert logging.getLogger("notes_api").level == logging.getLevelName(level)
+
+
+def test_log_format_setting_shapes_every_line(make_app):
+    """In a process with no logging set up yet, create_app formats every line with LOG_FORMAT."""
+    root = logging.getLogger()
+    capture = root.handlers[:]  # pytest's log capture, put back below
+    root.handlers.clear()
+    try:
+        make_app(LOG_FORMAT="%(levelname)s|%(name)s|%(message)s")
+        (handler,) = root.handlers
+    finally:
+        root.handlers[:] = capture
+    record = logging.makeLogRecord({"name": "notes_api", "levelname": "INFO", "msg": "token ok"})
+    assert handler.format(record) == "INFO|notes_api|token ok"

@@ -145,8 +145,8 @@ def test_back_channel_rewrites_only_the_issuer_prefix(make_app, url, expected):
 def test_issuer_with_a_trailing_slash_is_compared_exactly(http_mock, make_app, make_token, assert_bearer_error):
     """An issuer written with a trailing "/" (Auth0's are): discovery, then tokens, match it exactly.
 
-    Found by the interop test against oidc-provider run with such an issuer: the API
-    trimmed the "/" from ISSUER, then refused discovery for not matching it (503).
+    The "/" is dropped only to build the discovery URL; the issuer named in the
+    metadata and in each token's `iss` must equal ISSUER, "/" included.
     """
     slashed = ISSUER + "/"
     # OIDC Discovery §4.1: the well-known path follows the issuer less its "/".

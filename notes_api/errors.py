@@ -1,0 +1,42 @@
+"""HTTP errors in OAuth's words: JSON under /api, a readable page on the API's own pages.
+
+Any 4xx is `invalid_request` and any 5xx is `server_error`, the codes the
+authorization server uses too (RFC 6749 §4.1.2.1, §5.2). Bearer-token failures keep
+their RFC 6750 codes: bearer.py answers those itself.
+"""
+
+from flask import jsonify
+from flask import make_response
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+
+def is_api(path):
+    """True for /api and everything under /api/, the part of the service that speaks JSON."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def error_response(status, error, description):
+    """An OAuth JSON error under /api, a readable page elsewhere."""
+    if is_api(request.path):
+        return make_response(jsonify(error=error, error_description=description), status)
+    page = render_template("error.html", status=status, error=error, description=description)
+    return make_response(page, status)
+
+
+def http_error(exc):
+    """404, 405, 413, 500 and friends: invalid_request or server_error, with what happened."""
+    error = "invalid_request" if exc.code < 500 else "server_error"
+    response = error_response(exc.code, error, exc.description)
+    if exc.code == 405:
+        # RFC 9110 §15.5.6: a 405 lists the methods the resource does support.
+        response.headers["Allow"] = ", ".join(exc.valid_methods or [])
+    return response
+
+
+def init_app(app):
+    """Answer every HTTP error, including an unexpected exception's 500, this way."""
+    # Flask turns an unhandled exception into a 500 HTTPException, after logging its
+    # traceback; the traceback never reaches the response.
+    app.register_error_handler(HTTPException, http_error)
