@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from . import trace
-from .flow_steps import PAUSABLE_STEPS
+from .flow import PAUSABLE_STEPS
 from .models import LoginSession
 from .models import db
 from .models import now

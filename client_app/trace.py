@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from .flow_steps import step as flow_step
+from .flow import step as flow_step
 from .models import LoginSession
 from .models import db
 from .models import now

@@ -11,17 +11,17 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from client_app import attacks
-from client_app.attack_kit import BLOCKED
-from client_app.attack_kit import COULD_NOT_RUN
-from client_app.attack_kit import NOT_BLOCKED
-from client_app.attack_kit import UNEXPECTED
-from client_app.attack_kit import Run
-from client_app.attack_kit import Target
-from client_app.attack_kit import mask
+from client_app.lab import attacks
+from client_app.lab.kit import BLOCKED
+from client_app.lab.kit import COULD_NOT_RUN
+from client_app.lab.kit import NOT_BLOCKED
+from client_app.lab.kit import UNEXPECTED
+from client_app.lab.kit import Run
+from client_app.lab.kit import Target
+from client_app.lab.kit import mask
 
-from .conftest import CLIENT_SECRET
-from .conftest import ISSUER
+from ..conftest import CLIENT_SECRET
+from ..conftest import ISSUER
 
 # The attacks issue 5 asks for, by the lab's slugs.
 REQUIRED = [

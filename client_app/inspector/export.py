@@ -6,9 +6,9 @@ every secret masked (first 8 characters and "…"): an export may end up on a sl
 
 import json
 
-from .flow_steps import PARTIES
-from .flow_steps import STEPS
-from .models import now
+from ..flow import PARTIES
+from ..flow import STEPS
+from ..models import now
 from .walkthrough import Piece
 from .walkthrough import plain
 

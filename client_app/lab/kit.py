@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from .errors import PageError
-from .oauth_client import AuthServer
+from ..errors import PageError
+from ..oauth_client import AuthServer
 
 # The four verdicts, as the page and the command line print them.
 BLOCKED = "BLOCKED"

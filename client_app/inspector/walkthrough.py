@@ -22,14 +22,14 @@ from urllib.parse import urlsplit
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from .. import oauth_client
+from .. import stepmode
+from .. import trace
+from ..flow import CHANNELS
+from ..flow import STEPS
+from ..flow import party
+from ..models import now
 from . import jwt_view
-from . import oauth_client
-from . import stepmode
-from . import trace
-from .flow_steps import CHANNELS
-from .flow_steps import STEPS
-from .flow_steps import party
-from .models import now
 
 # Parameters whose values are credentials: masked wherever they appear.
 SECRET_PARAMS = {"client_secret", "code", "code_verifier", "access_token", "refresh_token",

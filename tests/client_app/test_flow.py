@@ -2,12 +2,12 @@
 
 import pytest
 
-from client_app.flow_steps import CHANNELS
-from client_app.flow_steps import PARTIES
-from client_app.flow_steps import PAUSABLE_STEPS
-from client_app.flow_steps import STEPS
-from client_app.flow_steps import party
-from client_app.flow_steps import step
+from client_app.flow import CHANNELS
+from client_app.flow import PARTIES
+from client_app.flow import PAUSABLE_STEPS
+from client_app.flow import STEPS
+from client_app.flow import party
+from client_app.flow import step
 
 # The seed's arrows (par-flow.md), as (from, to): the order a learner studies.
 SEED_ARROWS = [("user", "client"), ("client", "as"), ("as", "client"), ("client", "as"),

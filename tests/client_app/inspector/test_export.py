@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from client_app import export
-from client_app.flow_steps import STEPS
+from client_app.inspector import export
+from client_app.flow import STEPS
 
 # Every secret the fake flow produces, whole.
 SECRETS = ["notes-web-secret", "the-code", "access-token-1", "refresh-token-1",

@@ -3,9 +3,9 @@
 import pytest
 import requests
 
-from client_app import walkthrough
+from client_app.inspector import walkthrough
 from client_app.models import current_login
-from client_app.walkthrough import Piece
+from client_app.inspector.walkthrough import Piece
 
 
 def build(flow):
