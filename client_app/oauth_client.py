@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
-from . import trace
+from . import flow
 from .errors import PageError
 from .models import LoginSession
 from .models import db
@@ -271,8 +271,8 @@ def push_authorization_request(login):
     }
     log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
     response = _post_with_client_auth(endpoint, form)
-    # Inspector: keep steps 2 and 3 exactly as sent and received (trace.py).
-    trace.record_exchange(login, 2, 3, response)
+    # Inspector: keep steps 2 and 3 exactly as sent and received (flow.py).
+    flow.record_exchange(login, 2, 3, response)
     body = _json(response, "The PAR endpoint")
     # RFC 9126 §2.2: success is 201 Created with a request_uri and its lifetime.
     if response.status_code != 201 or not isinstance(body.get("request_uri"), str):
@@ -373,8 +373,8 @@ def _token_request(form, login=None):
     form = {**form, **_configured(resource="RESOURCE")}
     response = _post_with_client_auth(endpoint, form)
     if login is not None:
-        # Inspector: keep steps 8 and 10 exactly as sent and received (trace.py).
-        trace.record_exchange(login, 8, 10, response)
+        # Inspector: keep steps 8 and 10 exactly as sent and received (flow.py).
+        flow.record_exchange(login, 8, 10, response)
     body = _json(response, "The token endpoint")
     if response.status_code != 200 or not isinstance(body.get("access_token"), str):
         # RFC 6749 §5.2: invalid_grant, invalid_client, ...

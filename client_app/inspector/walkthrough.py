@@ -1,7 +1,7 @@
 """One flow, step by step, as the inspector shows it and the exports write it.
 
 Brings together, for the current LoginSession:
-- the messages the client recorded (trace.py): steps 1-4, 7-8, 10-12;
+- the messages the client recorded (flow.py): steps 1-4, 7-8, 10-12;
 - what the authorization server recorded (POST /oauth/flow-trace): steps 2-7 as it
   served them, and the checks it made at step 9;
 - the two JWTs of step 10, decoded, explained and signature-checked (jwt_view.py);
@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from .. import flow
 from .. import oauth_client
 from .. import stepmode
-from .. import trace
 from ..flow import CHANNELS
 from ..flow import STEPS
 from ..flow import party
@@ -243,7 +243,7 @@ def states(messages, server, pause):
 
 def build(login, reveal=False):
     """Everything the inspector shows for this login (None: no flow yet)."""
-    messages = trace.messages(login.id) if login is not None else {}
+    messages = flow.messages(login.id) if login is not None else {}
     pause = stepmode.waiting(login)
     server, server_error = _server_report(login)
     jwts = _jwts(_json(messages.get(10)))
