@@ -12,13 +12,12 @@ Secrets are split out of every text into Pieces, so a page can mask them (with a
 reveal toggle) and an export can leave them masked.
 """
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import current_app
 from joserfc.jwk import KeySet
 
@@ -158,12 +157,6 @@ def _header(message, name):
     return next((v for n, v in message.headers if n.lower() == name), "")
 
 
-def _s256(verifier):
-    """RFC 7636 §4.2: BASE64URL(SHA256(verifier)), as the AS computes it at step 9."""
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def key_values(messages):
     """The values worth pointing at in each step, {step: [(name, value, secret)]}."""
     m = messages.get
@@ -207,7 +200,7 @@ def cross_checks(messages, id_token_claims):
         (8, "code", "the code sent to the token endpoint is the one that came back in step 7",
          callback.get("code"), token_request.get("code")),
         (8, "PKCE", "BASE64URL(SHA256(code_verifier)) equals the code_challenge pushed in step 2",
-         push.get("code_challenge"), _s256(verifier) if verifier else None),
+         push.get("code_challenge"), create_s256_code_challenge(verifier) if verifier else None),
         (10, "nonce", "the ID token's nonce is the one pushed in step 2 (replay defence)",
          push.get("nonce"), id_token_claims.get("nonce")),
         (11, "access token", "the Bearer token sent to the API is the access_token of step 10",

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from joserfc.jwk import RSAKey
 
+from ..oauth_client import REQUEST_URI_PREFIX
 from .kit import COULD_NOT_RUN
 from .kit import LAB_USERNAME
 from .kit import CouldNotRun
@@ -240,7 +241,7 @@ def push_without_secret(run):
 def request_uri_in_push(run):
     """Smuggle a request_uri into the pushed request."""
     endpoint = run.target.metadata()["pushed_authorization_request_endpoint"]
-    smuggled = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(16)
+    smuggled = REQUEST_URI_PREFIX + secrets.token_urlsafe(16)
     form, _ = push_form(run.target, request_uri=smuggled)
     response = run.client_post(endpoint, form, "Push with a request_uri in the body")
     run.expect_error(response, 400, "invalid_request")

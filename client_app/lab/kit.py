@@ -31,6 +31,8 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ..errors import PageError
 from ..oauth_client import AuthServer
+from ..oauth_client import REQUEST_URI_PREFIX
+from ..oauth_client import client_authentication
 
 # The four verdicts, as the page and the command line print them.
 BLOCKED = "BLOCKED"
@@ -44,8 +46,6 @@ _SEVERITY = {BLOCKED: 0, UNEXPECTED: 1, NOT_BLOCKED: 2}
 LAB_USERNAME = "alice"
 LAB_PASSWORD = "alice"
 
-# RFC 9126 §2.2: every request_uri starts with this; the rest is the secret part.
-REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 # Parameters whose values are secrets (or one-time credentials) and never shown whole.
 SECRET_FIELDS = frozenset({
     "client_secret", "code", "code_verifier", "access_token", "refresh_token", "id_token",
@@ -295,15 +295,12 @@ class Run:
     def client_post(self, url, form, title, secret=None, authenticate=True, setup=False):
         """POST a form as the client, authenticating the way it does (RFC 6749 §2.3.1)."""
         target = self.target
-        secret = target.client_secret if secret is None else secret
         form = {"client_id": target.client_id, **form}
         auth = None
-        if authenticate and target.auth_method == "client_secret_post":
-            form["client_secret"] = secret
-        elif authenticate:
-            # client_secret_basic: id and secret are form-urlencoded, then HTTP Basic.
-            auth = (quote(target.client_id, safe=""), quote(secret, safe=""))
         if authenticate:
+            secret = target.client_secret if secret is None else secret
+            # The client's own code for it, so the lab authenticates exactly as the client does.
+            form, auth = client_authentication(form, target.client_id, secret, target.auth_method)
             self.secrets.add(secret)
         return self.send("POST", url, title, data=form, auth=auth, setup=setup)
 
