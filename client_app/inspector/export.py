@@ -1,13 +1,14 @@
 """The inspected flow as downloads: JSON for tools, mermaid for slides and handouts.
 
 Both come from walkthrough.build(), so they say exactly what the inspector shows, with
-every secret masked (first 8 characters and "…"): an export may end up on a slide.
+every secret masked (masking.py): an export may end up on a slide.
 """
 
 import json
 
 from ..flow import PARTIES
 from ..flow import STEPS
+from ..masking import SHOWN_CHARACTERS
 from ..models import now
 from .walkthrough import Piece
 from .walkthrough import plain
@@ -45,7 +46,7 @@ def as_json(view):
         "exported_at": now(),
         "flow_id": login.flow_id if login else None,
         "issuer": view["issuer"],
-        "secrets": "masked: the first 8 characters and …",
+        "secrets": f"masked: the first {SHOWN_CHARACTERS} characters and …",
         "steps": [{
             "number": s["step"].number,
             "from": s["source"].name,
@@ -75,7 +76,7 @@ def as_mermaid(view):
     login = view["login"]
     lines = [
         f"%% PAR Lab flow {login.flow_id if login else '(none yet)'}, issuer {view['issuer']}.",
-        "%% Secrets are masked: the first 8 characters and an ellipsis.",
+        f"%% Secrets are masked: the first {SHOWN_CHARACTERS} characters and an ellipsis.",
         "sequenceDiagram",
         "    autonumber",
     ]

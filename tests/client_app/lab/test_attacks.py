@@ -18,7 +18,7 @@ from client_app.lab.kit import NOT_BLOCKED
 from client_app.lab.kit import UNEXPECTED
 from client_app.lab.kit import Run
 from client_app.lab.kit import Target
-from client_app.lab.kit import mask
+from client_app.masking import mask
 
 from ..conftest import CLIENT_SECRET
 from ..conftest import ISSUER
