@@ -33,8 +33,7 @@ def index():
     """The diagram, lit up as far as this browser's flow has got, and each step's messages."""
     login = current_login()
     view = walkthrough.build(login, reveal=request.args.get("reveal") == "all")
-    return render_template("inspector/inspector.html", view=view, svg=diagram.render(view["states"]),
-                           piece=walkthrough.Piece)
+    return render_template("inspector/inspector.html", view=view, svg=diagram.render(view["states"]))
 
 
 @bp.post("/inspector/step-mode")

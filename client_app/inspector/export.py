@@ -10,7 +10,6 @@ from ..flow import PARTIES
 from ..flow import STEPS
 from ..masking import SHOWN_CHARACTERS
 from ..models import now
-from .walkthrough import Piece
 from .walkthrough import plain
 
 # Mermaid participant ids: the party's name without spaces, as in the seed.
@@ -19,11 +18,6 @@ MERMAID_IDS = {p.key: p.name.replace(" ", "") for p in PARTIES}
 MERMAID_ESCAPES = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "\n": " "})
 # Lines of real values under each arrow (more does not fit on a slide).
 NOTE_LINES = 6
-
-
-def _masked(value, secret):
-    """A value as an export shows it."""
-    return plain([Piece(value, secret)])
 
 
 def message_data(message):
@@ -55,7 +49,7 @@ def as_json(view):
             "channel": s["step"].channel,
             "state": s["state"],
             "message": message_data(s["message"]),
-            "values": {name: _masked(value, secret) for name, value, secret in s["key_values"]},
+            "values": {name: plain(shown) for name, _, shown in s["key_values"]},
             "cross_checks": [{k: c[k] for k in ("name", "label", "outcome")} for c in s["checks"]],
             "authorization_server": s["server_requests"],
         } for s in view["steps"]],
@@ -106,7 +100,7 @@ def _note_lines(step_view, view):
     message = step_view["message"]
     if message is not None:
         lines.append(plain(message["start"]))
-    lines += [f"{name}: {_masked(value, secret)}" for name, value, secret in step_view["key_values"]]
+    lines += [f"{name}: {plain(shown)}" for name, _, shown in step_view["key_values"]]
     if message is None:
         lines += [f"{r['method']} {r['path']} → {r['status']}" for r in step_view["server_requests"]]
     return lines

@@ -173,7 +173,7 @@ def _header(message, name):
 
 
 def key_values(messages):
-    """The values worth pointing at in each step, {step: [(name, value, secret)]}."""
+    """The values worth pointing at in each step, {step: [(name, value, the Pieces that show it)]}."""
     m = messages.get
     push, pushed, sent, callback = _form(m(2)), _json(m(3)), m(4), m(7)
     location = _header(sent, "location")
@@ -186,9 +186,7 @@ def key_values(messages):
                                                                  "code_challenge_method", "redirect_uri")],
         3: [("request_uri", str(pushed.get("request_uri", "")), True),
             ("expires_in", str(pushed.get("expires_in", "")), False)],
-        # The redirect's shape (only client_id and request_uri), its request_uri masked.
-        4: [("Location", masking.mask_url(location), False),
-            ("request_uri", _query(location).get("request_uri", ""), True)],
+        4: [("Location", location, False), ("request_uri", _query(location).get("request_uri", ""), True)],
         7: [(k, _query(callback.url if callback else "").get(k, ""), k in SECRET_FIELDS)
             for k in ("code", "state", "iss")],
         8: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_8
@@ -201,7 +199,9 @@ def key_values(messages):
         11: [("access token (Bearer)", bearer.partition(" ")[2], True)],
         12: [("status", str(m(12).status) if m(12) else "", False)],
     }
-    return {step: [v for v in found if v[1]] for step, found in values.items()}
+    # A URL (step 4's Location) shows its secret parameters as secret Pieces.
+    return {step: [(name, value, url_pieces(value) if name == "Location" else [Piece(value, secret)])
+                   for name, value, secret in found if value] for step, found in values.items()}
 
 
 def cross_checks(messages, id_token_claims):
