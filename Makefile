@@ -21,7 +21,7 @@ demo: $(STAMP)
 ## attacks: run every attack of the attack lab against the running stack (start `make demo` first)
 .PHONY: attacks
 attacks: $(STAMP)
-	$(VENV)/bin/python -m client_app.attack_cli
+	$(VENV)/bin/python -m client_app.lab
 
 ## bench: throughput, latency and a soak, all in one run (writes bench/results/latest.json)
 .PHONY: bench

@@ -14,10 +14,10 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from . import flow
 from . import notes_client
 from . import oauth_client
 from . import stepmode
-from . import trace
 from .models import current_login
 from .models import forget_login
 from .models import remember_login
@@ -48,8 +48,8 @@ def login():
     paused = stepmode.enabled()
     pending = oauth_client.start_login(push=not paused)
     remember_login(pending)
-    # Inspector: keep step 1 as received (trace.py).
-    trace.record_received(pending, 1)
+    # Inspector: keep step 1 as received (flow.py).
+    flow.record_received(pending, 1)
     if paused:
         stepmode.pause(pending, 2)
         return redirect(url_for("inspector.index", _anchor="step-2"), code=303)
@@ -60,7 +60,7 @@ def send_to_authorization_server(login):
     """Step 4: send the browser to the AS with the request_uri (kept for the inspector)."""
     # 303: the browser follows with a GET, whatever method brought it here.
     response = redirect(oauth_client.authorization_url(login), code=303)
-    trace.record_sent(login, 4, response)
+    flow.record_sent(login, 4, response)
     return response
 
 
@@ -69,7 +69,7 @@ def callback():
     """Steps 7-10: check the AS's answer, exchange the code, then show the notes."""
     login = current_login()
     # Inspector: keep step 7 as received, even if the checks below refuse it.
-    trace.record_received(login, 7)
+    flow.record_received(login, 7)
     code = oauth_client.check_callback(login, request.args)
     if stepmode.should_pause(login, 8):
         stepmode.pause(login, 8, code)

@@ -90,7 +90,7 @@ def _json_response(status, body, headers=None):
 
 
 class FakeAuthServer:
-    """The AS's back channel: discovery, PAR, token and JWKS, as the lead's AS answers them.
+    """The AS's back channel: discovery, PAR, token and JWKS, as auth_server answers them.
 
     Attributes a test may change: `down`, `par_error`, `token_error`, `refresh_error`,
     `expires_in`, `id_token_claims` (overrides; None deletes a claim), `omit_id_token`,

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from client_app.attacks import ATTACKS
+from client_app.lab.attacks import ATTACKS
 
 from tests.stack import ROOT
 from tests.stack import Stack
@@ -37,7 +37,7 @@ def verdict_on_page(page, slug):
 
 def test_make_attacks_blocks_every_attack(lab_stack):
     """The command line runs all 19 attacks (the slow one too) and exits 0: all blocked."""
-    done = subprocess.run([sys.executable, "-m", "client_app.attack_cli"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "client_app.lab"], cwd=ROOT,
                           env=lab_stack.env("client_app"), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

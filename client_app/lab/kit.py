@@ -6,7 +6,7 @@ The attacks themselves are in attacks.py. Everything here is shared by them:
   channel, or as a browser on the front channel), records the request and the
   response, and collects the checks that make the verdict;
 - masking: a recorded exchange never shows a secret, a code or a whole token, only
-  its first 6 characters and an ellipsis;
+  its first characters and an ellipsis (the client's one policy, masking.py);
 - verdicts: BLOCKED (the spec's refusal, exactly), NOT BLOCKED (the attack worked),
   UNEXPECTED (refused, but not the way the spec says), COULD NOT RUN (a service was
   down, or the setup failed before the attack could be tried).
@@ -29,8 +29,16 @@ from urllib.parse import urlsplit
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from .errors import PageError
-from .oauth_client import AuthServer
+from ..errors import PageError
+from ..masking import SECRET_FIELDS
+from ..masking import mask
+from ..masking import mask_header
+from ..masking import mask_json
+from ..masking import mask_jwts
+from ..masking import mask_params
+from ..masking import mask_url
+from ..oauth_client import AuthServer
+from ..oauth_client import client_authentication
 
 # The four verdicts, as the page and the command line print them.
 BLOCKED = "BLOCKED"
@@ -44,17 +52,6 @@ _SEVERITY = {BLOCKED: 0, UNEXPECTED: 1, NOT_BLOCKED: 2}
 LAB_USERNAME = "alice"
 LAB_PASSWORD = "alice"
 
-# RFC 9126 §2.2: every request_uri starts with this; the rest is the secret part.
-REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-# Parameters whose values are secrets (or one-time credentials) and never shown whole.
-SECRET_FIELDS = frozenset({
-    "client_secret", "code", "code_verifier", "access_token", "refresh_token", "id_token",
-    "state", "nonce", "password", "csrf_token", "request_uri",
-})
-# How much of a secret a recorded exchange shows.
-SHOWN_CHARACTERS = 6
-# A compact JWS/JWT: three base64url parts, the first a JSON object ('{"' = "eyJ").
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 # How much of a response body a recorded exchange keeps.
 BODY_LIMIT = 700
 
@@ -83,45 +80,6 @@ class Unreachable(CouldNotRun):
             message += " Is the stack running? Start it with `make demo`."
         super().__init__(message)
         self.service = service
-
-
-def mask(value):
-    """A secret as its first 6 characters and an ellipsis; a short one is hidden entirely."""
-    if value.startswith(REQUEST_URI_PREFIX):
-        return REQUEST_URI_PREFIX + mask(value[len(REQUEST_URI_PREFIX):])
-    if len(value) <= 2 * SHOWN_CHARACTERS:
-        return "…"
-    return value[:SHOWN_CHARACTERS] + "…"
-
-
-def mask_credentials(header_value):
-    """An Authorization header with its credentials masked: "Basic bm90ZX…"."""
-    scheme, _, credentials = header_value.partition(" ")
-    return f"{scheme} {mask(credentials)}" if credentials else mask(scheme)
-
-
-def mask_params(pairs):
-    """Query or form parameters with every secret value masked."""
-    return [(name, mask(value) if name in SECRET_FIELDS else value) for name, value in pairs]
-
-
-def mask_url(url):
-    """A URL with the secrets in its query masked, shown unencoded for reading."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = "&".join(f"{name}={value}" for name, value in mask_params(parse_qsl(parts.query)))
-    return parts._replace(query=query).geturl()
-
-
-def mask_json(value):
-    """A JSON value with every secret field masked, at any depth."""
-    if isinstance(value, dict):
-        return {k: mask(v) if k in SECRET_FIELDS and isinstance(v, str) else mask_json(v)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_json(item) for item in value]
-    return value
 
 
 def page_text(markup):
@@ -295,15 +253,12 @@ class Run:
     def client_post(self, url, form, title, secret=None, authenticate=True, setup=False):
         """POST a form as the client, authenticating the way it does (RFC 6749 §2.3.1)."""
         target = self.target
-        secret = target.client_secret if secret is None else secret
         form = {"client_id": target.client_id, **form}
         auth = None
-        if authenticate and target.auth_method == "client_secret_post":
-            form["client_secret"] = secret
-        elif authenticate:
-            # client_secret_basic: id and secret are form-urlencoded, then HTTP Basic.
-            auth = (quote(target.client_id, safe=""), quote(secret, safe=""))
         if authenticate:
+            secret = target.client_secret if secret is None else secret
+            # The client's own code for it, so the lab authenticates exactly as the client does.
+            form, auth = client_authentication(form, target.client_id, secret, target.auth_method)
             self.secrets.add(secret)
         return self.send("POST", url, title, data=form, auth=auth, setup=setup)
 
@@ -374,7 +329,7 @@ class Run:
                 # A secret may also appear percent-encoded (in a URL inside a page).
                 for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
                     text = text.replace(form, mask(secret))
-        return _JWT.sub(lambda found: mask(found.group(0)), text)
+        return mask_jwts(text)
 
     def _learn(self, response):
         """Remember the secrets on the wire: credentials, codes, tokens, states."""
@@ -418,16 +373,12 @@ class Run:
         """A recorded step with every secret masked, ready for the page or the terminal."""
         if isinstance(step, Note):
             return Note(self.scrub(step.text))
-        request_headers = [(name, mask_credentials(value) if name == "Authorization" else value)
-                           for name, value in step.request_headers]
-        response_headers = [(name, mask_url(value) if name == "Location" else value)
-                            for name, value in step.response_headers]
         return Exchange(
             title=self.scrub(step.title), method=step.method, url=self.scrub(mask_url(step.url)),
-            request_headers=[(n, self.scrub(v)) for n, v in request_headers],
+            request_headers=[(n, self.scrub(mask_header(n, v))) for n, v in step.request_headers],
             request_body=self.scrub(_readable_body(step.request_body)),
             status=step.status, reason=step.reason,
-            response_headers=[(n, self.scrub(v)) for n, v in response_headers],
+            response_headers=[(n, self.scrub(mask_header(n, v))) for n, v in step.response_headers],
             # A redirect's body only repeats its Location.
             response_body="" if 300 <= step.status < 400 else self.scrub(_readable_body(step.response_body)),
             setup=step.setup)

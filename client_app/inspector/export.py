@@ -1,15 +1,15 @@
 """The inspected flow as downloads: JSON for tools, mermaid for slides and handouts.
 
 Both come from walkthrough.build(), so they say exactly what the inspector shows, with
-every secret masked (first 8 characters and "…"): an export may end up on a slide.
+every secret masked (masking.py): an export may end up on a slide.
 """
 
 import json
 
-from .flow_steps import PARTIES
-from .flow_steps import STEPS
-from .models import now
-from .walkthrough import Piece
+from ..flow import PARTIES
+from ..flow import STEPS
+from ..masking import SHOWN_CHARACTERS
+from ..models import now
 from .walkthrough import plain
 
 # Mermaid participant ids: the party's name without spaces, as in the seed.
@@ -18,11 +18,6 @@ MERMAID_IDS = {p.key: p.name.replace(" ", "") for p in PARTIES}
 MERMAID_ESCAPES = str.maketrans({"#": "#35;", ";": "#59;", "<": "#lt;", ">": "#gt;", "\n": " "})
 # Lines of real values under each arrow (more does not fit on a slide).
 NOTE_LINES = 6
-
-
-def _masked(value, secret):
-    """A value as an export shows it."""
-    return plain([Piece(value, secret)])
 
 
 def message_data(message):
@@ -45,7 +40,7 @@ def as_json(view):
         "exported_at": now(),
         "flow_id": login.flow_id if login else None,
         "issuer": view["issuer"],
-        "secrets": "masked: the first 8 characters and …",
+        "secrets": f"masked: the first {SHOWN_CHARACTERS} characters and …",
         "steps": [{
             "number": s["step"].number,
             "from": s["source"].name,
@@ -54,7 +49,7 @@ def as_json(view):
             "channel": s["step"].channel,
             "state": s["state"],
             "message": message_data(s["message"]),
-            "values": {name: _masked(value, secret) for name, value, secret in s["key_values"]},
+            "values": {name: plain(shown) for name, _, shown in s["key_values"]},
             "cross_checks": [{k: c[k] for k in ("name", "label", "outcome")} for c in s["checks"]],
             "authorization_server": s["server_requests"],
         } for s in view["steps"]],
@@ -75,7 +70,7 @@ def as_mermaid(view):
     login = view["login"]
     lines = [
         f"%% PAR Lab flow {login.flow_id if login else '(none yet)'}, issuer {view['issuer']}.",
-        "%% Secrets are masked: the first 8 characters and an ellipsis.",
+        f"%% Secrets are masked: the first {SHOWN_CHARACTERS} characters and an ellipsis.",
         "sequenceDiagram",
         "    autonumber",
     ]
@@ -105,7 +100,7 @@ def _note_lines(step_view, view):
     message = step_view["message"]
     if message is not None:
         lines.append(plain(message["start"]))
-    lines += [f"{name}: {_masked(value, secret)}" for name, value, secret in step_view["key_values"]]
+    lines += [f"{name}: {plain(shown)}" for name, _, shown in step_view["key_values"]]
     if message is None:
         lines += [f"{r['method']} {r['path']} → {r['status']}" for r in step_view["server_requests"]]
     return lines

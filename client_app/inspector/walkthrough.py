@@ -1,41 +1,38 @@
 """One flow, step by step, as the inspector shows it and the exports write it.
 
 Brings together, for the current LoginSession:
-- the messages the client recorded (trace.py): steps 1-4, 7-8, 10-12;
+- the messages the client recorded (flow.py): steps 1-4, 7-8, 10-12;
 - what the authorization server recorded (POST /oauth/flow-trace): steps 2-7 as it
   served them, and the checks it made at step 9;
 - the two JWTs of step 10, decoded, explained and signature-checked (jwt_view.py);
 - cross-step checks: the same request_uri in steps 3 and 4, the same code in 7 and 8,
   the same access token in 10 and 11, the verifier of step 8 matching the challenge
   of step 2...
-Secrets are split out of every text into Pieces, so a page can mask them (with a
-reveal toggle) and an export can leave them masked.
+Secrets, as the client's one masking policy defines them (masking.py), are split out
+of every text into Pieces, so a page can mask them (with a reveal toggle) and an
+export can leave them masked.
 """
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from .. import flow
+from .. import masking
+from .. import oauth_client
+from .. import stepmode
+from ..flow import CHANNELS
+from ..flow import STEPS
+from ..flow import party
+from ..masking import SECRET_FIELDS
+from ..models import now
 from . import jwt_view
-from . import oauth_client
-from . import stepmode
-from . import trace
-from .flow_steps import CHANNELS
-from .flow_steps import STEPS
-from .flow_steps import party
-from .models import now
 
-# Parameters whose values are credentials: masked wherever they appear.
-SECRET_PARAMS = {"client_secret", "code", "code_verifier", "access_token", "refresh_token",
-                 "id_token", "csrf_token"}
-# Headers whose values are credentials (the scheme, Basic or Bearer, stays visible).
-SECRET_HEADERS = {"authorization"}
 # The JWTs of step 10 the inspector takes apart.
 JWT_NAMES = ("id_token", "access_token")
 
@@ -49,13 +46,8 @@ class Piece:
 
     @property
     def masked(self):
-        """The first 8 characters and an ellipsis: enough to match it across steps."""
-        return mask(self.text) if self.secret else self.text
-
-
-def mask(value):
-    """A secret as its first 8 characters and "…" (never more, as in the logs)."""
-    return (value[:8] if len(value) > 12 else "") + "…"
+        """The text, or if secret its first characters and an ellipsis (masking.mask)."""
+        return masking.mask(self.text) if self.secret else self.text
 
 
 def plain(pieces, reveal=False):
@@ -74,16 +66,38 @@ def url_pieces(url):
         name, _, value = raw.partition("=")
         pieces.append(Piece(("&" if i else "") + name + ("=" if _ else "")))
         if value:
-            pieces.append(Piece(value, name in SECRET_PARAMS))
+            pieces.append(Piece(value, name in SECRET_FIELDS))
     return pieces
 
 
 def header_pieces(name, value):
-    """A header value; a credential keeps its scheme visible ("Bearer " + secret)."""
-    if name.lower() not in SECRET_HEADERS:
+    """A header value; a credential keeps its scheme visible ("Bearer " + secret), a URL its shape."""
+    if name.lower() in masking.URL_HEADERS:
+        return url_pieces(value)
+    if name.lower() not in masking.SECRET_HEADERS:
         return [Piece(value)]
-    scheme, _, credential = value.partition(" ")
-    return [Piece(scheme + " "), Piece(credential, True)] if credential else [Piece(value, True)]
+    visible, credentials = masking.split_credentials(value)
+    return _nonempty([Piece(visible), Piece(credentials, True)])
+
+
+def jwt_pieces(pieces):
+    """Pieces with every compact JWT left in plain text split out as a secret."""
+    found = []
+    for piece in pieces:
+        if piece.secret:
+            found.append(piece)
+            continue
+        at = 0
+        for jwt in masking.JWT.finditer(piece.text):
+            found += [Piece(piece.text[at:jwt.start()]), Piece(jwt.group(0), True)]
+            at = jwt.end()
+        found.append(Piece(piece.text[at:]))
+    return _nonempty(found)
+
+
+def _nonempty(pieces):
+    """Pieces without the empty ones."""
+    return [piece for piece in pieces if piece.text]
 
 
 def body_pieces(body, content_type):
@@ -99,34 +113,34 @@ def body_pieces(body, content_type):
             pieces = [Piece("{\n")]
             for i, (name, value) in enumerate(data.items()):
                 pieces.append(Piece(f'  "{name}": '))
-                text = json.dumps(value)
-                if name in SECRET_PARAMS and isinstance(value, str):
+                if name in SECRET_FIELDS and isinstance(value, str):
                     pieces += [Piece('"'), Piece(value, True), Piece('"')]
                 else:
-                    pieces.append(Piece(text))
+                    # Secrets nested deeper stay masked, even when the page reveals.
+                    pieces.append(Piece(json.dumps(masking.mask_json(value), ensure_ascii=False)))
                 pieces.append(Piece(",\n" if i < len(data) - 1 else "\n"))
             return "json", pieces + [Piece("}")]
         if data is not None:
-            return "json", [Piece(json.dumps(data, indent=2))]
+            return "json", [Piece(json.dumps(masking.mask_json(data), indent=2, ensure_ascii=False))]
     if "x-www-form-urlencoded" in content_type:
         pieces = []
         for i, (name, value) in enumerate(parse_qsl(body, keep_blank_values=True)):
-            pieces += [Piece(("\n&" if i else "") + name + "="), Piece(value, name in SECRET_PARAMS)]
+            pieces += [Piece(("\n&" if i else "") + name + "="), Piece(value, name in SECRET_FIELDS)]
         return "form", pieces
     return "text", [Piece(body)]
 
 
 def message_view(message):
     """A recorded message, ready for a page: start line, headers, body, as Pieces."""
-    headers = [(name, header_pieces(name, value)) for name, value in message.headers]
+    headers = [(name, jwt_pieces(header_pieces(name, value))) for name, value in message.headers]
     content_type = next((v for n, v in message.headers if n.lower() == "content-type"), "")
     body_kind, body = body_pieces(message.body, content_type)
     if message.kind == "request":
         start = [Piece(f"{message.method} ")] + url_pieces(message.url)
     else:
         start = [Piece(f"HTTP {message.status}")]
-    return {"kind": message.kind, "start": start, "headers": headers, "body_kind": body_kind,
-            "body": body, "status": message.status, "from_host": message.from_host,
+    return {"kind": message.kind, "start": jwt_pieces(start), "headers": headers, "body_kind": body_kind,
+            "body": jwt_pieces(body), "status": message.status, "from_host": message.from_host,
             "to_host": message.to_host, "channel": message.channel}
 
 
@@ -158,14 +172,8 @@ def _header(message, name):
     return next((v for n, v in message.headers if n.lower() == name), "")
 
 
-def _s256(verifier):
-    """RFC 7636 §4.2: BASE64URL(SHA256(verifier)), as the AS computes it at step 9."""
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def key_values(messages):
-    """The values worth pointing at in each step, {step: [(name, value, secret)]}."""
+    """The values worth pointing at in each step, {step: [(name, value, the Pieces that show it)]}."""
     m = messages.get
     push, pushed, sent, callback = _form(m(2)), _json(m(3)), m(4), m(7)
     location = _header(sent, "location")
@@ -174,23 +182,26 @@ def key_values(messages):
     values = {
         2: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_2
              else "client_secret_post (in the form)" if "client_secret" in push else "", False)]
-           + [(k, push.get(k, ""), False) for k in ("scope", "state", "nonce", "code_challenge",
-                                                     "code_challenge_method", "redirect_uri")],
-        3: [("request_uri", str(pushed.get("request_uri", "")), False),
+           + [(k, push.get(k, ""), k in SECRET_FIELDS) for k in ("scope", "state", "nonce", "code_challenge",
+                                                                 "code_challenge_method", "redirect_uri")],
+        3: [("request_uri", str(pushed.get("request_uri", "")), True),
             ("expires_in", str(pushed.get("expires_in", "")), False)],
-        4: [("Location", location, False), ("request_uri", _query(location).get("request_uri", ""), False)],
-        7: [(k, _query(callback.url if callback else "").get(k, ""), k == "code") for k in ("code", "state", "iss")],
+        4: [("Location", location, False), ("request_uri", _query(location).get("request_uri", ""), True)],
+        7: [(k, _query(callback.url if callback else "").get(k, ""), k in SECRET_FIELDS)
+            for k in ("code", "state", "iss")],
         8: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_8
              else "client_secret_post (in the form)" if "client_secret" in token_request else "", False),
             ("code", token_request.get("code", ""), True),
             ("code_verifier", token_request.get("code_verifier", ""), True),
             ("redirect_uri", token_request.get("redirect_uri", ""), False)],
-        10: [(k, str(tokens.get(k, "")), k in SECRET_PARAMS) for k in (
+        10: [(k, str(tokens.get(k, "")), k in SECRET_FIELDS) for k in (
             "access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope")],
         11: [("access token (Bearer)", bearer.partition(" ")[2], True)],
         12: [("status", str(m(12).status) if m(12) else "", False)],
     }
-    return {step: [v for v in found if v[1]] for step, found in values.items()}
+    # A URL (step 4's Location) shows its secret parameters as secret Pieces.
+    return {step: [(name, value, url_pieces(value) if name == "Location" else [Piece(value, secret)])
+                   for name, value, secret in found if value] for step, found in values.items()}
 
 
 def cross_checks(messages, id_token_claims):
@@ -207,7 +218,7 @@ def cross_checks(messages, id_token_claims):
         (8, "code", "the code sent to the token endpoint is the one that came back in step 7",
          callback.get("code"), token_request.get("code")),
         (8, "PKCE", "BASE64URL(SHA256(code_verifier)) equals the code_challenge pushed in step 2",
-         push.get("code_challenge"), _s256(verifier) if verifier else None),
+         push.get("code_challenge"), create_s256_code_challenge(verifier) if verifier else None),
         (10, "nonce", "the ID token's nonce is the one pushed in step 2 (replay defence)",
          push.get("nonce"), id_token_claims.get("nonce")),
         (11, "access token", "the Bearer token sent to the API is the access_token of step 10",
@@ -243,7 +254,7 @@ def states(messages, server, pause):
 
 def build(login, reveal=False):
     """Everything the inspector shows for this login (None: no flow yet)."""
-    messages = trace.messages(login.id) if login is not None else {}
+    messages = flow.messages(login.id) if login is not None else {}
     pause = stepmode.waiting(login)
     server, server_error = _server_report(login)
     jwts = _jwts(_json(messages.get(10)))
@@ -262,7 +273,8 @@ def build(login, reveal=False):
             "message": message_view(messages[step.number]) if step.number in messages else None,
             "key_values": values.get(step.number, []),
             "checks": [c for c in checks if c["step"] == step.number],
-            "server_requests": [r for r in (server or {}).get("requests", []) if _shown_at(r, step.number)],
+            "server_requests": [_as_shown(r, reveal) for r in (server or {}).get("requests", [])
+                                if _shown_at(r, step.number)],
         })
     token_requests = (server or {}).get("token_requests", [])
     return {
@@ -286,6 +298,15 @@ def _shown_at(server_request, number):
     if server_request["step"] == number:
         return True
     return number == 7 and server_request["step"] == 6 and server_request.get("location")
+
+
+def _as_shown(server_request, reveal):
+    """A request the AS served, its path and redirect with their secrets masked unless revealed."""
+    if reveal:
+        return server_request
+    urls = {name: masking.mask_url(server_request[name]) for name in ("path", "location")
+            if server_request.get(name)}
+    return {**server_request, **urls}
 
 
 def _server_report(login):

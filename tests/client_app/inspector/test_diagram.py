@@ -1,11 +1,11 @@
-"""diagram.py: the seed's diagram as SVG, from flow_steps, lit up by state."""
+"""diagram.py: the seed's diagram as SVG, from flow.STEPS, lit up by state."""
 
 import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from client_app import diagram
-from client_app.flow_steps import STEPS
+from client_app.inspector import diagram
+from client_app.flow import STEPS
 
 SVG = "{http://www.w3.org/2000/svg}"
 

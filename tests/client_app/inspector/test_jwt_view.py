@@ -7,7 +7,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from client_app import jwt_view
+from client_app.inspector import jwt_view
 
 NOW = 1_800_000_000
 

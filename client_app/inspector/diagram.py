@@ -1,4 +1,4 @@
-"""The seed's sequence diagram, drawn here as SVG from flow_steps.STEPS.
+"""The seed's sequence diagram, drawn here as SVG from flow.STEPS.
 
 No JavaScript and no diagram library: the server writes the SVG, so the page works
 offline and on any projector. Each numbered arrow is a link to that step's details,
@@ -12,9 +12,9 @@ and its look says how far the user's flow has got:
 from markupsafe import Markup
 from markupsafe import escape
 
-from .flow_steps import CHANNELS
-from .flow_steps import PARTIES
-from .flow_steps import STEPS
+from ..flow import CHANNELS
+from ..flow import PARTIES
+from ..flow import STEPS
 
 WIDTH = 1200
 HEADER_HEIGHT = 56

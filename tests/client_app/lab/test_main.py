@@ -4,21 +4,21 @@ import re
 
 import pytest
 
-from client_app import attack_cli
-from client_app.attacks import ATTACKS
+from client_app.lab import __main__ as command_line
+from client_app.lab.attacks import ATTACKS
 
-from .conftest import CLIENT_SECRET
-from .conftest import ISSUER
+from ..conftest import CLIENT_SECRET
+from ..conftest import ISSUER
 
 
 @pytest.fixture
 def cli(app, monkeypatch, capsys):
     """Run the CLI with the test app's settings; returns (exit status, printed text)."""
-    monkeypatch.setattr(attack_cli, "client_settings", lambda: dict(app.config))
+    monkeypatch.setattr(command_line, "client_settings", lambda: dict(app.config))
 
     def run(*argv):
         """main(argv), and everything it printed."""
-        status = attack_cli.main(list(argv))
+        status = command_line.main(list(argv))
         return status, capsys.readouterr().out
 
     return run
@@ -26,7 +26,7 @@ def cli(app, monkeypatch, capsys):
 
 def test_the_settings_are_the_clients_own():
     """The CLI reads config.py, as the running client does (same environment variables)."""
-    settings = attack_cli.client_settings()
+    settings = command_line.client_settings()
     for name in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI", "NOTES_API_URL", "CLIENT_BASE_URL"):
         assert name in settings
 

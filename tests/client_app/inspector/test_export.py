@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from client_app import export
-from client_app.flow_steps import STEPS
+from client_app.inspector import export
+from client_app.flow import STEPS
 
 # Every secret the fake flow produces, whole.
 SECRETS = ["notes-web-secret", "the-code", "access-token-1", "refresh-token-1",
@@ -39,7 +39,8 @@ def test_json_download(finished):
     assert [(s["number"], s["label"], s["channel"]) for s in data["steps"]] == [
         (s.number, s.label, s.channel) for s in STEPS]
     assert data["steps"][2]["message"]["status"] == 201
-    assert data["steps"][3]["values"]["request_uri"] == "urn:ietf:params:oauth:request_uri:req-1"
+    # A request_uri is a secret: its URN prefix shows, its reference does not.
+    assert data["steps"][3]["values"]["request_uri"] == "urn:ietf:params:oauth:request_uri:…"
     assert data["steps"][6]["values"]["code"] == "…"
     assert data["step_9_checks"]["status"] == 200
     assert data["tokens"]["id_token"]["claims"]["sub"] == "alice"
@@ -65,7 +66,7 @@ def test_mermaid_download(finished):
     assert [a.split(": ", 1)[1] for a in arrows] == [s.label for s in STEPS]
     # The browser's steps are dotted arrows, as in the inspector.
     assert [("-->>" in a) for a in arrows] == [s.channel == "front" for s in STEPS]
-    assert "request_uri: urn:ietf:params:oauth:request_uri:req-1" in text
+    assert "request_uri: urn:ietf:params:oauth:request_uri:…" in text
     assert "passed: pkce_verified" in text
     assert "client authentication: client_secret_basic" in text
 

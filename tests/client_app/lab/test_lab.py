@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from client_app.attacks import ATTACKS
+from client_app.lab.attacks import ATTACKS
 
-from .conftest import CLIENT_SECRET
-from .conftest import ISSUER
+from ..conftest import CLIENT_SECRET
+from ..conftest import ISSUER
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 import pytest
 import requests
 
-from client_app import walkthrough
+from client_app.inspector import walkthrough
+from client_app.inspector.walkthrough import Piece
+from client_app.masking import mask
 from client_app.models import current_login
-from client_app.walkthrough import Piece
 
 
 def build(flow):
@@ -17,21 +18,21 @@ def build(flow):
 
 
 @pytest.mark.parametrize(("value", "masked"), [
-    ("eyJhbGciOiJSUzI1NiJ9.long.token", "eyJhbGci…"),
-    ("0123456789abc", "01234567…"),
+    ("eyJhbGciOiJSUzI1NiJ9.long.token", "eyJhbG…"),
+    ("0123456789abc", "012345…"),
     ("short-secret", "…"),
     ("", "…"),
 ])
-def test_mask_keeps_at_most_8_characters(value, masked):
-    """As the logs: the first 8 characters of a long secret, none of a short one."""
-    assert walkthrough.mask(value) == masked
+def test_a_secret_piece_keeps_at_most_6_characters(value, masked):
+    """The one masking policy: the first 6 characters of a long secret, none of a short one."""
+    assert mask(value) == masked
     assert Piece(value, True).masked == masked
     assert Piece(value).masked == value
 
 
 @pytest.mark.parametrize(("url", "secret"), [
-    ("http://c/callback?code=abc&state=s&iss=http%3A%2F%2Fas", ["abc"]),
-    ("http://c/cb?state=s", []),
+    ("http://c/callback?code=abc&state=s&iss=http%3A%2F%2Fas", ["abc", "s"]),
+    ("http://c/cb?state=s", ["s"]),
     ("http://c/cb", []),
     ("http://c/cb?code=&x=1", []),
     ("http://c/cb?access_token=t1&refresh_token=t2#frag", ["t1", "t2"]),
@@ -44,13 +45,15 @@ def test_url_pieces(url, secret):
 
 
 @pytest.mark.parametrize(("name", "value", "shown"), [
-    ("Authorization", "Bearer eyJabcdefghijkl", "Bearer eyJabcde…"),
-    ("authorization", "Basic bm90ZXMtd2ViOnNlY3JldA==", "Basic bm90ZXMt…"),
+    ("Authorization", "Bearer eyJabcdefghijkl", "Bearer eyJabc…"),
+    ("authorization", "Basic bm90ZXMtd2ViOnNlY3JldA==", "Basic bm90ZX…"),
     ("Authorization", "opaque", "…"),
     ("Content-Type", "application/json", "application/json"),
+    ("Location", "http://as/authorize?client_id=c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Areq-1",
+     "http://as/authorize?client_id=c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A…"),
 ])
 def test_header_pieces(name, value, shown):
-    """A credential header keeps its scheme visible; other headers are plain."""
+    """A credential header keeps its scheme visible; a Location is a URL; other headers are plain."""
     pieces = walkthrough.header_pieces(name, value)
     assert walkthrough.plain(pieces) == shown
     assert walkthrough.plain(pieces, reveal=True) == value
@@ -63,8 +66,8 @@ def test_form_bodies_one_parameter_per_line_secrets_split():
         "&code_verifier=v3rifier1234567&client_secret=s3cret",
         "application/x-www-form-urlencoded")
     assert kind == "form"
-    assert walkthrough.plain(pieces) == ("grant_type=authorization_code\n&code=c0de1234…\n"
-                                         "&redirect_uri=http://c/cb\n&code_verifier=v3rifier…\n&client_secret=…")
+    assert walkthrough.plain(pieces) == ("grant_type=authorization_code\n&code=c0de12…\n"
+                                         "&redirect_uri=http://c/cb\n&code_verifier=v3rifi…\n&client_secret=…")
 
 
 def test_json_bodies_mask_token_values():
@@ -73,7 +76,7 @@ def test_json_bodies_mask_token_values():
         '{"access_token": "eyJhbGciOiJSUzI1NiJ9.x.y", "expires_in": 86400, "scope": "openid"}',
         "application/json")
     assert kind == "json"
-    assert walkthrough.plain(pieces) == ('{\n  "access_token": "eyJhbGci…",\n  "expires_in": 86400,\n'
+    assert walkthrough.plain(pieces) == ('{\n  "access_token": "eyJhbG…",\n  "expires_in": 86400,\n'
                                          '  "scope": "openid"\n}')
 
 
@@ -88,6 +91,28 @@ def test_other_bodies(body, content_type, kind):
     found, pieces = walkthrough.body_pieces(body, content_type)
     assert found == kind
     assert not any(p.secret for p in pieces)
+
+
+def test_jwts_and_nested_secrets_are_masked_wherever_they_are():
+    """A JWT in free text, and secret fields nested in JSON, are masked too."""
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+    pieces = walkthrough.jwt_pieces(walkthrough.body_pieces(f"<p>{jwt}</p>", "text/html")[1])
+    assert walkthrough.plain(pieces) == "<p>eyJhbG…</p>"
+    assert walkthrough.plain(pieces, reveal=True) == f"<p>{jwt}</p>"
+    _, pieces = walkthrough.body_pieces('{"error": {"code": "c0de1234567890"}}', "application/json")
+    assert walkthrough.plain(pieces) == '{\n  "error": {"code": "c0de12…"}\n}'
+
+
+def test_the_as_record_is_masked_unless_revealed(flow, flow_trace):
+    """The request_uri in the path the AS served at step 4 is masked; ?reveal=all shows it."""
+    flow.complete()
+    name = flow.app.config["SESSION_COOKIE_NAME"]
+    cookie = flow.client.get_cookie(name)
+    with flow.app.test_request_context(headers={"Cookie": f"{name}={cookie.value}"}):
+        masked, revealed = (walkthrough.build(current_login(), reveal=reveal)["steps"][3]["server_requests"]
+                            for reveal in (False, True))
+    assert masked[0]["path"] == "/authorize?client_id=notes-web&request_uri=urn:ietf:params:oauth:request_uri:…"
+    assert revealed[0]["path"] == "/authorize?client_id=notes-web&request_uri=urn:ietf:params:oauth:request_uri:req-1"
 
 
 def test_a_whole_flow(flow, flow_trace):

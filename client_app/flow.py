@@ -1,8 +1,13 @@
-"""The flow recorder: the real HTTP messages of one login, kept for the inspector.
+"""The flow: the seed's twelve steps as data, and the recorder of each login's real messages.
 
-The protocol code calls one of three hooks at each step it takes:
-  record_received(login, step)          a request the browser sent us (steps 1, 7)
-  record_sent(login, step, response)    a response we sent the browser (step 4)
+The steps (par-flow.md's diagram) are defined once, here: the inspector's diagram, its
+step pages, the exports, the recorder and the tests all read this one list, so the
+picture a learner studies and the code that runs the flow cannot drift apart.
+
+The recorder keeps the real HTTP messages of one login for the inspector. The protocol
+code calls one of three hooks at each step it takes:
+  record_received(login, number)        a request the browser sent us (steps 1, 7)
+  record_sent(login, number, response)  a response we sent the browser (step 4)
   record_exchange(login, a, b, response)
                                         a back-channel call and its answer (2-3, 8-10, 11-12)
 Messages are rows in the database, keyed by the LoginSession's id, because the
@@ -11,9 +16,10 @@ different gunicorn workers. A step is recorded once: the first message wins, so 
 later API call (or a replayed callback) does not overwrite what the flow did.
 
 Messages are stored as sent, secrets included, like the tokens in LoginSession, and
-die with it; the inspector and the exports mask them (walkthrough.py).
+die with it; whoever shows them masks them (masking.py).
 """
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -30,10 +36,91 @@ from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from .flow_steps import step as flow_step
 from .models import LoginSession
 from .models import db
 from .models import now
+
+
+@dataclass(frozen=True)
+class Party:
+    """One column of the diagram: who takes part in the flow."""
+
+    key: str
+    name: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One numbered arrow of the diagram."""
+
+    number: int
+    source: str  # a Party key
+    target: str  # a Party key
+    label: str  # the seed's words for the arrow
+    channel: str  # one of CHANNELS
+    explanation: str  # one sentence for the inspector
+
+
+# The four lifelines, left to right, with each party's page colour.
+PARTIES = (
+    Party("user", "User", "#333333"),
+    Party("client", "Client", "#1f5fbf"),
+    Party("as", "Authorization Server", "#6b3fa0"),
+    Party("rs", "Resource Server", "#1e7d4f"),
+)
+
+# front: carried by the browser (redirects, pages, forms); back: one service calling
+# another directly; internal: the authorization server working on its own.
+CHANNELS = {
+    "front": "front channel (through the browser)",
+    "back": "back channel (service to service)",
+    "internal": "inside the authorization server",
+}
+
+STEPS = (
+    Step(1, "user", "client", "Login", "front",
+         "The user clicks Log in; the browser POSTs the form to the client."),
+    Step(2, "client", "as", "Post Request to PAR endpoint", "back",
+         "The client authenticates and pushes the whole authorization request (RFC 9126 §2.1)."),
+    Step(3, "as", "client", "Response", "back",
+         "201 Created with a one-time request_uri and its lifetime (RFC 9126 §2.2)."),
+    Step(4, "client", "as", "Redirect user to Authorization server", "front",
+         "The client redirects the browser with only client_id and request_uri (RFC 9126 §4)."),
+    Step(5, "as", "user", "Authenticate User & Display Consent", "front",
+         "The authorization server shows its login page, then the pushed scopes for consent."),
+    Step(6, "user", "as", "Give Consent", "front",
+         "The user allows (or denies) what the client asked for."),
+    Step(7, "as", "client", "Return Authorization Code", "front",
+         "The browser is redirected to the client's callback with code, state and iss (RFC 9207)."),
+    Step(8, "client", "as", "Token Request with Authorization Code", "back",
+         "The client sends the code, its PKCE code_verifier and its credentials (RFC 6749 §4.1.3)."),
+    Step(9, "as", "as", "Validate Request", "internal",
+         "The authorization server checks the client, the code, the redirect_uri and PKCE."),
+    Step(10, "as", "client", "Access Token Response", "back",
+         "Access token, refresh token and ID token, kept on the client's server (RFC 6749 §5.1)."),
+    Step(11, "client", "rs", "Request Resource", "back",
+         "The client calls the API with the access token as a Bearer header (RFC 6750 §2.1)."),
+    Step(12, "rs", "client", "Protected Resource", "back",
+         "The API checks the token's signature, audience and scope, then answers."),
+)
+
+# Step-by-step mode pauses before each request the client itself sends on the back
+# channel (push, token request, API call), so an instructor can explain it first.
+PAUSABLE_STEPS = tuple(s.number for s in STEPS if s.channel == "back" and s.source == "client")
+
+
+def party(key):
+    """The Party with this key."""
+    return next(p for p in PARTIES if p.key == key)
+
+
+def step(number):
+    """The Step with this number, or None."""
+    return next((s for s in STEPS if s.number == number), None)
+
+
+# -- the recorder: each login's real messages ----------------------------------------
 
 # Bodies longer than this are cut (an API answer can be long; the point is to see it).
 MAX_BODY_CHARS = 20_000
@@ -73,23 +160,23 @@ class TraceMessage(db.Model):
         }
 
 
-def record_received(login, step):
+def record_received(login, number):
     """Record the request the browser just sent us (the current Flask request)."""
     if login is None:
         return
-    if step == 1:
+    if number == 1:
         # A new flow starts: drop messages of logins that were never saved.
         _purge_orphans()
     # Flask-WTF has already parsed the form (CSRF check), so rebuild its body from it.
     body = urlencode(list(request.form.items(multi=True))) if request.form else ""
-    _add(login, step, "request", method=request.method, url=request.url,
+    _add(login, number, "request", method=request.method, url=request.url,
          headers=request.headers.items(), body=body,
          from_host=f"browser ({request.remote_addr})", to_host=request.host)
 
 
-def record_sent(login, step, response):
+def record_sent(login, number, response):
     """Record a response we are about to send the browser (a redirect)."""
-    _add(login, step, "response", status=response.status_code, headers=response.headers.items(),
+    _add(login, number, "response", status=response.status_code, headers=response.headers.items(),
          body=response.get_data(as_text=True), from_host=_own_host(), to_host="browser")
 
 
@@ -114,17 +201,17 @@ def messages(login_id):
     return found
 
 
-def _add(login, step, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
+def _add(login, number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
     """Store one message (first one per step wins), committed at once."""
     exists = db.session.scalar(select(TraceMessage.id).where(
-        TraceMessage.login_id == login.id, TraceMessage.step == step).limit(1))
+        TraceMessage.login_id == login.id, TraceMessage.step == number).limit(1))
     if exists is not None:
         return
     db.session.add(TraceMessage(
-        login_id=login.id, step=step, kind=kind, method=method, url=url, status=status,
+        login_id=login.id, step=number, kind=kind, method=method, url=url, status=status,
         headers=[[name, "[not recorded]" if name.lower() in UNRECORDED_HEADERS else value]
                  for name, value in headers],
-        body=(body or "")[:MAX_BODY_CHARS], channel=flow_step(step).channel,
+        body=(body or "")[:MAX_BODY_CHARS], channel=step(number).channel,
         from_host=from_host, to_host=to_host,
     ))
     # Committed now, so the message survives a step that fails right after it

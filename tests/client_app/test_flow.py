@@ -1,18 +1,77 @@
-"""trace.py: the real messages of a login, recorded in the database for the inspector."""
+"""flow.py: the one definition of the seed's twelve arrows, and the recorder of a login's messages."""
 
 import pytest
 from sqlalchemy import select
 
-from client_app import trace
+from client_app.flow import CHANNELS
+from client_app.flow import MAX_BODY_CHARS
+from client_app.flow import PARTIES
+from client_app.flow import PAUSABLE_STEPS
+from client_app.flow import STEPS
+from client_app.flow import TraceMessage
+from client_app.flow import messages
+from client_app.flow import party
+from client_app.flow import record_received
+from client_app.flow import step
 from client_app.models import LoginSession
 from client_app.models import db
-from client_app.trace import TraceMessage
+
+# The seed's arrows (par-flow.md), as (from, to): the order a learner studies.
+SEED_ARROWS = [("user", "client"), ("client", "as"), ("as", "client"), ("client", "as"),
+               ("as", "user"), ("user", "as"), ("as", "client"), ("client", "as"),
+               ("as", "as"), ("as", "client"), ("client", "rs"), ("rs", "client")]
+
+
+def test_twelve_steps_numbered_in_order():
+    """Steps 1 to 12, once each, in the seed's order of parties."""
+    assert [s.number for s in STEPS] == list(range(1, 13))
+    assert [(s.source, s.target) for s in STEPS] == SEED_ARROWS
+
+
+def test_four_parties_with_their_colours():
+    """The seed's four lifelines; the client in its page colour."""
+    assert [p.name for p in PARTIES] == ["User", "Client", "Authorization Server", "Resource Server"]
+    assert party("client").colour == "#1f5fbf"
+    assert party("as").colour == "#6b3fa0"
+    assert party("rs").colour == "#1e7d4f"
+
+
+def test_channels_follow_who_talks():
+    """The browser carries every step the user is in, and 4 and 7; services talk directly."""
+    for s in STEPS:
+        assert s.channel in CHANNELS
+        if s.source == s.target:
+            assert s.channel == "internal"
+        elif "user" in (s.source, s.target) or s.number in (4, 7):
+            assert s.channel == "front"
+        else:
+            assert s.channel == "back"
+
+
+def test_step_by_step_pauses_before_the_clients_back_channel_requests():
+    """Push, token request, API call."""
+    assert PAUSABLE_STEPS == (2, 8, 11)
+
+
+def test_every_step_explains_itself():
+    """Each step has the seed's label and one sentence for the inspector."""
+    for s in STEPS:
+        assert s.label and s.explanation.endswith(".")
+
+
+@pytest.mark.parametrize("number", [0, 13, -1, None])
+def test_no_such_step(number):
+    """step() answers None outside 1-12."""
+    assert step(number) is None
+
+
+# -- the recorder: the real messages of a login, kept in the database for the inspector
 
 
 def recorded(flow):
     """This browser's recorded messages, {step: row}, read in a fresh app context."""
     with flow.app.app_context():
-        found = trace.messages(flow.row().id)
+        found = messages(flow.row().id)
         db.session.expunge_all()
         return found
 
@@ -105,7 +164,7 @@ def test_a_refused_push_leaves_only_orphans_that_are_purged(flow, expect_page, m
     orphans = all_rows(flow.app)
     assert sorted(r.step for r in orphans) == [2, 3]
     flow.auth_server.par_error = None
-    monkeypatch.setattr(trace, "ORPHAN_SECONDS", -10)
+    monkeypatch.setattr("client_app.flow.ORPHAN_SECONDS", -10)
     flow.start()
     assert {r.login_id for r in all_rows(flow.app)} == {flow.row().id}
 
@@ -114,13 +173,13 @@ def test_long_bodies_are_cut(app):
     """A message body is stored up to MAX_BODY_CHARS."""
     with app.test_request_context("/login", method="POST", data={"csrf_token": "x" * 30_000}):
         login = LoginSession(id="l1", flow_id="f1")
-        trace.record_received(login, 1)
-        assert len(trace.messages("l1")[1].body) == trace.MAX_BODY_CHARS
+        record_received(login, 1)
+        assert len(messages("l1")[1].body) == MAX_BODY_CHARS
 
 
-@pytest.mark.parametrize("step", [1, 7])
-def test_nothing_is_recorded_without_a_login(app, step):
+@pytest.mark.parametrize("number", [1, 7])
+def test_nothing_is_recorded_without_a_login(app, number):
     """A callback with no login in this browser has no flow to belong to."""
     with app.test_request_context("/callback?code=x"):
-        trace.record_received(None, step)
+        record_received(None, number)
         assert db.session.scalars(select(TraceMessage)).all() == []

@@ -14,8 +14,8 @@ from flask import current_app
 from flask import render_template
 
 from . import attacks
-from .attack_kit import BLOCKED
-from .attack_kit import Target
+from .kit import BLOCKED
+from .kit import Target
 
 bp = Blueprint("lab", __name__)
 
@@ -45,7 +45,7 @@ def render_lab(results=None):
     """The lab page, with these results (if any) above the catalogue."""
     numbers = {attack.slug: number for number, attack in enumerate(attacks.ATTACKS, start=1)}
     blocked = sum(result.verdict == BLOCKED for result in results or [])
-    return render_template("lab.html", attacks=attacks.ATTACKS, numbers=numbers,
+    return render_template("lab/lab.html", attacks=attacks.ATTACKS, numbers=numbers,
                            results=results, blocked=blocked)
 
 

@@ -1,10 +1,10 @@
 """`make attacks`: run the attack lab from the command line and print a table.
 
-    python -m client_app.attack_cli                 every attack (the expiry one waits ~31 s)
-    python -m client_app.attack_cli --fast          all but the expiry attack
-    python -m client_app.attack_cli -v              also print every request and response
-    python -m client_app.attack_cli mix-up alg-none only these attacks
-    python -m client_app.attack_cli --list          the catalogue, without running anything
+    python -m client_app.lab                    every attack (the expiry one waits ~31 s)
+    python -m client_app.lab --fast             all but the expiry attack
+    python -m client_app.lab -v                 also print every request and response
+    python -m client_app.lab mix-up alg-none    only these attacks
+    python -m client_app.lab --list             the catalogue, without running anything
 
 It reads the client's own settings (client_app/config.py, from the environment), so it
 attacks the stack the client would talk to: ISSUER, AUTH_SERVER_INTERNAL_URL, CLIENT_ID,
@@ -19,10 +19,10 @@ import argparse
 import sys
 import textwrap
 
+from ..config import Config
 from . import attacks
-from .attack_kit import BLOCKED
-from .attack_kit import Target
-from .config import Config
+from .kit import BLOCKED
+from .kit import Target
 
 # Column widths of the results table (the section column takes the rest).
 COLUMNS = (("#", 3), ("Attack", 34), ("Blocked?", 14), ("Status / error", 34), ("Section", 24))

@@ -16,14 +16,14 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from .. import oauth_client
+from .. import stepmode
+from ..models import current_login
+from ..models import db
+from ..routes import send_to_authorization_server
 from . import diagram
 from . import export
-from . import oauth_client
-from . import stepmode
 from . import walkthrough
-from .models import current_login
-from .models import db
-from .routes import send_to_authorization_server
 
 bp = Blueprint("inspector", __name__)
 
@@ -33,8 +33,7 @@ def index():
     """The diagram, lit up as far as this browser's flow has got, and each step's messages."""
     login = current_login()
     view = walkthrough.build(login, reveal=request.args.get("reveal") == "all")
-    return render_template("inspector.html", view=view, svg=diagram.render(view["states"]),
-                           piece=walkthrough.Piece)
+    return render_template("inspector/inspector.html", view=view, svg=diagram.render(view["states"]))
 
 
 @bp.post("/inspector/step-mode")

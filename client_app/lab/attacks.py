@@ -11,7 +11,7 @@ never another service's database or code.
     run_all(target)              -> [Result]  all of them (Run all)
     each_result(target)          -> Results one by one, as they come (`make attacks`)
 
-The page is lab.py, the command line attack_cli.py, the toolkit attack_kit.py.
+The page is the package's __init__.py, the command line __main__.py, the toolkit kit.py.
 """
 
 import base64
@@ -29,26 +29,27 @@ from urllib.parse import urlsplit
 import requests
 from joserfc.jwk import RSAKey
 
-from .attack_kit import COULD_NOT_RUN
-from .attack_kit import LAB_USERNAME
-from .attack_kit import CouldNotRun
-from .attack_kit import Result
-from .attack_kit import Run
-from .attack_kit import Target
-from .attack_kit import Unreachable
-from .attack_kit import authorize_url
-from .attack_kit import authorized_code
-from .attack_kit import callback_params
-from .attack_kit import code_from
-from .attack_kit import csrf_token
-from .attack_kit import exchange_code
-from .attack_kit import finish_sign_in
-from .attack_kit import observed
-from .attack_kit import push
-from .attack_kit import push_form
-from .attack_kit import sign_in_and_allow
-from .attack_kit import token_request
-from .attack_kit import tokens_for
+from ..oauth_client import REQUEST_URI_PREFIX
+from .kit import COULD_NOT_RUN
+from .kit import LAB_USERNAME
+from .kit import CouldNotRun
+from .kit import Result
+from .kit import Run
+from .kit import Target
+from .kit import Unreachable
+from .kit import authorize_url
+from .kit import authorized_code
+from .kit import callback_params
+from .kit import code_from
+from .kit import csrf_token
+from .kit import exchange_code
+from .kit import finish_sign_in
+from .kit import observed
+from .kit import push
+from .kit import push_form
+from .kit import sign_in_and_allow
+from .kit import token_request
+from .kit import tokens_for
 
 log = logging.getLogger("client_app")
 
@@ -240,7 +241,7 @@ def push_without_secret(run):
 def request_uri_in_push(run):
     """Smuggle a request_uri into the pushed request."""
     endpoint = run.target.metadata()["pushed_authorization_request_endpoint"]
-    smuggled = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(16)
+    smuggled = REQUEST_URI_PREFIX + secrets.token_urlsafe(16)
     form, _ = push_form(run.target, request_uri=smuggled)
     response = run.client_post(endpoint, form, "Push with a request_uri in the body")
     run.expect_error(response, 400, "invalid_request")
