@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -28,6 +29,7 @@ from joserfc.jwk import KeySet
 
 from . import keys
 from . import tokens
+from .error_text import quoted
 from .models import AuthorizationCode
 from .models import Client
 from .models import Token
@@ -54,11 +56,12 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """Authlib's grant lookup, after refusing a response_type it could not quote.
 
         Authlib repeats the response_type in its error description, which must be
-        printable ASCII (RFC 6749 §5.2); found by tests/fuzz.
+        printable ASCII without '"' or '\\' (RFC 6749 §5.2); found by tests/fuzz.
         """
         response_type = request.payload.response_type or ""
-        if not (response_type.isascii() and response_type.isprintable()):
-            raise UnsupportedResponseTypeError("(not printable ASCII)")
+        if invalid_error_characters(response_type):
+            raise UnsupportedResponseTypeError(
+                quoted(response_type), description=f"The response type '{quoted(response_type)}' is not supported.")
         return super().get_authorization_grant(request)
 
     def create_oauth2_request(self, request):
@@ -119,6 +122,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     """The code grant: codes in the database, single use, bound to client and PKCE."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """RFC 6749 §3.1.2.3: the redirect_uri must be one the client registered.
+
+        Authlib quotes a refused redirect_uri as it came, and a 500 follows when it
+        holds what RFC 6749 §5.2 forbids in an error_description (found by a fuzzer).
+        """
+        redirect_uri = request.payload.redirect_uri
+        if redirect_uri and not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError(f"Redirect URI {quoted(redirect_uri)} is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self):
         """Authlib's checks, then the audience (RFC 8707 resource indicators)."""

@@ -7,6 +7,7 @@ from flask import current_app
 from joserfc import jwt
 
 from . import keys
+from .error_text import quoted
 from .models import Token
 from .models import db
 from .models import now
@@ -23,7 +24,7 @@ def requested_audience(params, known_audiences):
     asked = [params[name] for name in ("audience", "resource") if params.get(name)]
     unknown = [value for value in asked if value not in known_audiences]
     if unknown:
-        return None, f"Unknown audience/resource: {unknown[0]!r}."
+        return None, f"Unknown audience/resource: '{quoted(unknown[0])}'."
     # RFC 9068 §3: without a resource indicator, the server uses a default audience.
     return list(dict.fromkeys(asked)) or known_audiences[:1], None
 
