@@ -14,6 +14,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthor
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -203,10 +204,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
 
     def authenticate_refresh_token(self, refresh_token):
-        """Use up the refresh token; using one twice revokes its whole family."""
+        """Find the refresh token, unrevoked and unexpired; it is used up only once checked."""
         row = db.session.scalar(db.select(Token).filter_by(refresh_token_hash=sha256(refresh_token)))
         if row is None or row.revoked_at is not None or row.refresh_expires_at < now():
             return None
+        return row
+
+    def validate_token_request(self):
+        """Authlib's checks first, then use up the refresh token; using one twice revokes its family.
+
+        RFC 6749 §6: the token must be this client's (else invalid_grant) and the scope
+        within the grant (else invalid_scope). Only a request that passes both may use
+        the token up, so another client, or a wider scope, cannot burn it.
+        """
+        super().validate_token_request()
+        row = self.request.refresh_token
         claimed = db.session.execute(
             db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
             .values(refresh_used_at=now())
@@ -215,8 +227,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if claimed != 1:
             # RFC 9700 §4.14.2: a rotated refresh token came back; someone has a copy.
             tokens.revoke_family(row.family, "refresh token reused")
-            return None
-        return row
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token):
         """The user the refresh token was issued for."""
