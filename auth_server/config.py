@@ -106,6 +106,11 @@ class Config:
             "require_pushed_authorization_requests": True,
             # The seed sends no code_challenge, so PKCE stays optional for this client.
             "require_pkce": False,
+            # The seed's token response (step 10) has a refresh_token for the scope
+            # "openid profile read:notes", without offline_access (OIDC Core §11 asks
+            # for it); this client keeps the seed's shape. Default false: notes-web gets
+            # a refresh token only with offline_access. The consent page says so either way.
+            "refresh_token_without_offline_access": True,
         },
     ]
 

@@ -92,6 +92,11 @@ class Client(db.Model, OAuth2ClientMixin):
         """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
         return self.client_metadata.get("require_pkce", True)
 
+    @property
+    def refresh_token_without_offline_access(self):
+        """This client gets a refresh token even without the offline_access scope (seed-cli)."""
+        return self.client_metadata.get("refresh_token_without_offline_access", False)
+
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())

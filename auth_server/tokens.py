@@ -29,6 +29,18 @@ def requested_audience(params, known_audiences):
     return list(dict.fromkeys(asked)) or known_audiences[:1], None
 
 
+def issues_refresh_token(client, scope):
+    """True if tokens for this client and scope include a refresh token.
+
+    OIDC Core §11: a refresh token is consent to offline access, so it comes only with
+    the offline_access scope (our consent page always asks, as §11's prompt=consent
+    requires), unless the client is registered otherwise (seed-cli, for the seed).
+    """
+    if not client.check_grant_type("refresh_token"):
+        return False
+    return "offline_access" in scope.split() or client.refresh_token_without_offline_access
+
+
 def issue_tokens(client, user, scope, audience, auth_time, family, include_refresh_token):
     """Sign an access token, make a refresh token, and add their row to the session.
 
@@ -67,7 +79,7 @@ def issue_tokens(client, user, scope, audience, auth_time, family, include_refre
         audience=list(audience), auth_time=auth_time, family=family,
         issued_at=issued_at, expires_at=claims["exp"],
     )
-    if include_refresh_token:
+    if include_refresh_token and issues_refresh_token(client, scope):
         token["refresh_token"] = secrets.token_urlsafe(32)
         row.refresh_token_hash = sha256(token["refresh_token"])
         row.refresh_expires_at = issued_at + config["REFRESH_TOKEN_EXPIRES_IN"]

@@ -14,6 +14,7 @@ from wtforms import StringField
 from wtforms import SubmitField
 
 from .. import interactions
+from .. import tokens
 from ..models import Client
 from ..models import User
 from ..models import db
@@ -85,9 +86,14 @@ def consent(interaction_id):
         return redirect(url_for(".login", interaction_id=interaction.id), 303)
     form = ConsentForm()
     if not form.validate_on_submit():
-        scopes = [(name, current_app.config["SCOPES"].get(name, name)) for name in interaction.scopes]
+        client = client_of(interaction)
+        scopes = [(name, current_app.config["SCOPES"].get(name, name)) for name in interaction.scopes
+                  if name != "offline_access"]
+        # OIDC Core §11: a refresh token is access while the user is away; say so
+        # whenever one will be issued, asked for by offline_access or not.
+        keeps_access = tokens.issues_refresh_token(client, interaction.params.get("scope", ""))
         return render_template("consent.html", form=form, interaction=interaction, user=user,
-                               client=client_of(interaction), scopes=scopes)
+                               client=client, scopes=scopes, keeps_access=keeps_access)
     if not interactions.complete(interaction):
         return login_gone()
     server = authorization_server()
