@@ -72,20 +72,6 @@ def log_in(interaction, user):
     log.info("step 5 user authenticated interaction=%s sub=%s", interaction.id[:8], user.sub)
 
 
-def record_failed_login(interaction):
-    """Count a wrong password; past the limit the login is closed (no brute force).
-
-    Returns True while the user may try again.
-    """
-    interaction.failed_logins += 1
-    if interaction.failed_logins >= current_app.config["MAX_FAILED_LOGINS"]:
-        interaction.completed_at = now()
-        log.warning("step 5 login closed after %d wrong passwords interaction=%s",
-                    interaction.failed_logins, interaction.id[:8])
-    db.session.commit()
-    return interaction.completed_at is None
-
-
 def oauth2_request(interaction):
     """Rebuild the authorization request from the pushed parameters stored here."""
     rebuilt = OAuth2Request(request.method, request.url, headers=request.headers)

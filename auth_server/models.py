@@ -135,7 +135,6 @@ class Interaction(db.Model):
     params: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     auth_time: Mapped[int | None] = mapped_column(Integer)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     completed_at: Mapped[int | None] = mapped_column(Integer)
 
