@@ -125,6 +125,20 @@ class Config:
             # a refresh token only with offline_access. The consent page says so either way.
             "refresh_token_without_offline_access": True,
         },
+        {
+            # The notes API as a resource server: it may only ask whether an access
+            # token is active (RFC 7662 §2.1), when it runs with TOKEN_CHECK=introspection.
+            # No grant types and no redirect URIs: it can neither push nor get tokens.
+            "client_id": "notes-api",
+            "client_secret": _env("NOTES_API_SECRET", "notes-api-secret"),  # DEMO ONLY
+            "client_name": "Notes API (resource server)",
+            "redirect_uris": [],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": [],
+            "response_types": [],
+            "scope": "",
+            "may_introspect_access_tokens": True,
+        },
     ]
 
     # DEMO ONLY: users and their passwords are shown on the login page.

@@ -97,6 +97,11 @@ class Client(db.Model, OAuth2ClientMixin):
         """This client gets a refresh token even without the offline_access scope (seed-cli)."""
         return self.client_metadata.get("refresh_token_without_offline_access", False)
 
+    @property
+    def may_introspect_access_tokens(self):
+        """RFC 7662 §2.1: a resource server (notes-api) may ask about any client's access tokens."""
+        return self.client_metadata.get("may_introspect_access_tokens", False)
+
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())

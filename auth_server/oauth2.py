@@ -31,6 +31,7 @@ from joserfc.jwk import KeySet
 from . import keys
 from . import tokens
 from .error_text import quoted
+from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode
 from .models import Client
 from .models import Token
@@ -40,6 +41,7 @@ from .models import now
 from .models import sha256
 from .par import PushedAuthorizationEndpoint
 from .par import PushedAuthorizationRequests
+from .revocation import TokenRevocationEndpoint
 
 log = logging.getLogger("auth_server")
 
@@ -335,6 +337,11 @@ def config_oauth(app):
     server.register_endpoint(PushedAuthorizationEndpoint(
         config["PAR_EXPIRES_IN"], config["PAR_RATE_LIMIT"], config["PAR_RATE_WINDOW"]))
     server.register_extension(PushedAuthorizationRequests(config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"]))
+    # RFC 7009: clients revoke their tokens at /oauth/revoke (the whole family goes).
+    server.register_endpoint(TokenRevocationEndpoint())
+    # RFC 7662: the notes API (or a token's own client) asks at /oauth/introspect
+    # whether a token is still active, so revocation reaches the API at once.
+    server.register_endpoint(TokenIntrospectionEndpoint())
     # RFC 9207: iss in every authorization response.
     server.register_extension(IssuerInResponse(config["ISSUER"]))
     # Our access tokens are accepted at /userinfo (Auth0 does the same).
