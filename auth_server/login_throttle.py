@@ -74,8 +74,8 @@ def dummy_user():
 def record_failure(username, address):
     """Count a wrong password against the username and the address; return the wait it causes."""
     config = current_app.config
-    count("username", username, config["MAX_FAILED_LOGINS"])
-    count("address", address, config["MAX_FAILED_LOGINS_PER_ADDRESS"])
+    count_failure("username", username, config["MAX_FAILED_LOGINS"])
+    count_failure("address", address, config["MAX_FAILED_LOGINS_PER_ADDRESS"])
     # Counters quiet for a whole window are over (their locks too): delete them.
     db.session.execute(db.delete(LoginThrottle).where(
         LoginThrottle.last_failure_at < now() - config["LOGIN_FAILURE_WINDOW"]))
@@ -83,7 +83,7 @@ def record_failure(username, address):
     return wait_seconds(username, address)
 
 
-def count(kind, value, limit):
+def count_failure(kind, value, limit):
     """One more failure on a counter; at its limit, lock it (again) for LOGIN_LOCK_SECONDS.
 
     One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL both speak it) adds
