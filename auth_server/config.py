@@ -61,8 +61,21 @@ class Config:
     # With the 30 s lifetime (and purge) this also caps the rows one client can hold.
     PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "60"))
     PAR_RATE_WINDOW = int(_env("PAR_RATE_WINDOW", "10"))
-    # Wrong passwords allowed in one login before it is closed (no brute force).
+    # RFC 6749 §10.10: password guessing is capped across logins (login_throttle.py).
+    # Per username: 5 wrong passwords lock it for 5 minutes, for everyone and even
+    # for the right password. Its count is forgotten after 15 minutes without a
+    # failure, or cleared by a sign-in; while it stands, each further wrong password
+    # locks again, so a patient attacker gets one guess per lock. A lock must not
+    # outlast the window, or the count would be forgotten while it is locked.
     MAX_FAILED_LOGINS = int(_env("MAX_FAILED_LOGINS", "5"))
+    LOGIN_FAILURE_WINDOW = int(_env("LOGIN_FAILURE_WINDOW", "900"))
+    LOGIN_LOCK_SECONDS = int(_env("LOGIN_LOCK_SECONDS", "300"))
+    # Per source address (request.remote_addr), whatever the usernames: a class of
+    # 30 behind one NAT making three typos each stays under 100; one address trying
+    # many usernames is locked (the same lock and window), and no one else is.
+    # Behind a reverse proxy every request comes from the proxy: trust its
+    # X-Forwarded-For first (Werkzeug's ProxyFix), or this locks everyone at once.
+    MAX_FAILED_LOGINS_PER_ADDRESS = int(_env("MAX_FAILED_LOGINS_PER_ADDRESS", "100"))
     # How long a user has to log in and consent once the browser has arrived.
     INTERACTION_EXPIRES_IN = int(_env("INTERACTION_EXPIRES_IN", "600"))
     # RFC 9700 §4.2.1 recommends short-lived codes; 60 s is plenty for a back channel.
@@ -116,6 +129,25 @@ class Config:
             "require_pushed_authorization_requests": True,
             # The seed sends no code_challenge, so PKCE stays optional for this client.
             "require_pkce": False,
+            # The seed's token response (step 10) has a refresh_token for the scope
+            # "openid profile read:notes", without offline_access (OIDC Core §11 asks
+            # for it); this client keeps the seed's shape. Default false: notes-web gets
+            # a refresh token only with offline_access. The consent page says so either way.
+            "refresh_token_without_offline_access": True,
+        },
+        {
+            # The notes API as a resource server: it may only ask whether an access
+            # token is active (RFC 7662 §2.1), when it runs with TOKEN_CHECK=introspection.
+            # No grant types and no redirect URIs: it can neither push nor get tokens.
+            "client_id": "notes-api",
+            "client_secret": _env("NOTES_API_SECRET", "notes-api-secret"),  # DEMO ONLY
+            "client_name": "Notes API (resource server)",
+            "redirect_uris": [],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": [],
+            "response_types": [],
+            "scope": "",
+            "may_introspect_access_tokens": True,
         },
     ]
 

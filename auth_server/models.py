@@ -92,6 +92,16 @@ class Client(db.Model, OAuth2ClientMixin):
         """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
         return self.client_metadata.get("require_pkce", True)
 
+    @property
+    def refresh_token_without_offline_access(self):
+        """This client gets a refresh token even without the offline_access scope (seed-cli)."""
+        return self.client_metadata.get("refresh_token_without_offline_access", False)
+
+    @property
+    def may_introspect_access_tokens(self):
+        """RFC 7662 §2.1: a resource server (notes-api) may ask about any client's access tokens."""
+        return self.client_metadata.get("may_introspect_access_tokens", False)
+
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())
@@ -130,7 +140,6 @@ class Interaction(db.Model):
     params: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     auth_time: Mapped[int | None] = mapped_column(Integer)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     completed_at: Mapped[int | None] = mapped_column(Integer)
 

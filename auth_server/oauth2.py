@@ -13,6 +13,8 @@ from urllib.parse import unquote_plus
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -28,6 +30,8 @@ from joserfc.jwk import KeySet
 
 from . import keys
 from . import tokens
+from .error_text import quoted
+from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode
 from .models import Client
 from .models import Token
@@ -37,6 +41,7 @@ from .models import now
 from .models import sha256
 from .par import PushedAuthorizationEndpoint
 from .par import PushedAuthorizationRequests
+from .revocation import TokenRevocationEndpoint
 
 log = logging.getLogger("auth_server")
 
@@ -54,11 +59,12 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """Authlib's grant lookup, after refusing a response_type it could not quote.
 
         Authlib repeats the response_type in its error description, which must be
-        printable ASCII (RFC 6749 §5.2); found by tests/fuzz.
+        printable ASCII without '"' or '\\' (RFC 6749 §5.2); found by tests/fuzz.
         """
         response_type = request.payload.response_type or ""
-        if not (response_type.isascii() and response_type.isprintable()):
-            raise UnsupportedResponseTypeError("(not printable ASCII)")
+        if invalid_error_characters(response_type):
+            raise UnsupportedResponseTypeError(
+                quoted(response_type), description=f"The response type '{quoted(response_type)}' is not supported.")
         return super().get_authorization_grant(request)
 
     def create_oauth2_request(self, request):
@@ -119,6 +125,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     """The code grant: codes in the database, single use, bound to client and PKCE."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """RFC 6749 §3.1.2.3: the redirect_uri must be one the client registered.
+
+        Authlib quotes a refused redirect_uri as it came, and a 500 follows when it
+        holds what RFC 6749 §5.2 forbids in an error_description (found by a fuzzer).
+        """
+        redirect_uri = request.payload.redirect_uri
+        if redirect_uri and not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError(f"Redirect URI {quoted(redirect_uri)} is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self):
         """Authlib's checks, then the audience (RFC 8707 resource indicators)."""
@@ -188,10 +206,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
 
     def authenticate_refresh_token(self, refresh_token):
-        """Use up the refresh token; using one twice revokes its whole family."""
+        """Find the refresh token, unrevoked and unexpired; it is used up only once checked."""
         row = db.session.scalar(db.select(Token).filter_by(refresh_token_hash=sha256(refresh_token)))
         if row is None or row.revoked_at is not None or row.refresh_expires_at < now():
             return None
+        return row
+
+    def validate_token_request(self):
+        """Authlib's checks first, then use up the refresh token; using one twice revokes its family.
+
+        RFC 6749 §6: the token must be this client's (else invalid_grant) and the scope
+        within the grant (else invalid_scope). Only a request that passes both may use
+        the token up, so another client, or a wider scope, cannot burn it.
+        """
+        super().validate_token_request()
+        row = self.request.refresh_token
         claimed = db.session.execute(
             db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
             .values(refresh_used_at=now())
@@ -200,8 +229,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if claimed != 1:
             # RFC 9700 §4.14.2: a rotated refresh token came back; someone has a copy.
             tokens.revoke_family(row.family, "refresh token reused")
-            return None
-        return row
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token):
         """The user the refresh token was issued for."""
@@ -309,6 +337,11 @@ def config_oauth(app):
     server.register_endpoint(PushedAuthorizationEndpoint(
         config["PAR_EXPIRES_IN"], config["PAR_RATE_LIMIT"], config["PAR_RATE_WINDOW"]))
     server.register_extension(PushedAuthorizationRequests(config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"]))
+    # RFC 7009: clients revoke their tokens at /oauth/revoke (the whole family goes).
+    server.register_endpoint(TokenRevocationEndpoint())
+    # RFC 7662: the notes API (or a token's own client) asks at /oauth/introspect
+    # whether a token is still active, so revocation reaches the API at once.
+    server.register_endpoint(TokenIntrospectionEndpoint())
     # RFC 9207: iss in every authorization response.
     server.register_extension(IssuerInResponse(config["ISSUER"]))
     # Our access tokens are accepted at /userinfo (Auth0 does the same).

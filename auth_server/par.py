@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 
+from .error_text import quoted
 from .models import PushedRequest
 from .models import db
 from .models import now
@@ -73,7 +74,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         # RFC 6749 §3.1: no parameter may appear twice.
         for name in form:
             if len(form.getlist(name)) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
+                raise InvalidRequestError(f"Multiple '{quoted(name)}' in request.")
         params = {k: v for k, v in form.items() if k not in CLIENT_CREDENTIALS}
         params["client_id"] = client.client_id
         request.payload = BasicOAuth2Payload(params)

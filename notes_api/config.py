@@ -39,6 +39,20 @@ class Config:
     # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.
     JWKS_URL = _env("JWKS_URL", "")
 
+    # How a token is checked (default "jwt"):
+    # - "jwt": its signature and claims, with the issuer's cached keys (bearer.py). No
+    #   call to the authorization server per request, but a token the server revoked
+    #   (RFC 7009, or with its family after a replayed code or refresh token) is still
+    #   accepted here until it expires (ACCESS_TOKEN_EXPIRES_IN there: a day by default).
+    # - "introspection": ask the server about every token (RFC 7662, introspection.py).
+    #   One back-channel call per request; a revoked token is refused at once.
+    TOKEN_CHECK = _env("TOKEN_CHECK", "jwt")
+    # For "introspection": this API is a client of the authorization server (RFC 7662
+    # §2.1), registered there as notes-api; the endpoint comes from discovery.
+    INTROSPECTION_CLIENT_ID = _env("INTROSPECTION_CLIENT_ID", "notes-api")
+    # DEMO ONLY: the server's default NOTES_API_SECRET; real secrets come from a vault.
+    INTROSPECTION_CLIENT_SECRET = _env("INTROSPECTION_CLIENT_SECRET", "notes-api-secret")
+
     # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
     DATABASE_URL = _env("DATABASE_URL", "")
 

@@ -21,6 +21,11 @@ def server_metadata():
         # RFC 9126 §5: this server takes plain requests only from clients that allow them.
         "require_pushed_authorization_requests": current_app.config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"],
         "userinfo_endpoint": issuer + "/userinfo",
+        # RFC 8414 §2: RFC 7009 revocation and RFC 7662 introspection, client-authenticated.
+        "revocation_endpoint": issuer + "/oauth/revoke",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint": issuer + "/oauth/introspect",
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": issuer + "/.well-known/jwks.json",
         "scopes_supported": list(current_app.config["SCOPES"]),
         "response_types_supported": ["code"],

@@ -154,3 +154,38 @@ def test_unprintable_response_type_is_unsupported_not_a_crash(flow, response_typ
     response = flow.push(response_type=response_type)
     assert response.status_code == 400
     assert response.json["error"] == "unsupported_response_type"
+
+
+@pytest.mark.parametrize("overrides, error", [
+    ({"redirect_uri": "é" * 2000}, "invalid_request"),                  # the fuzzer's find: 6 KB of %C3%A9
+    ({"redirect_uri": 'https://evil.example/"'}, "invalid_request"),
+    ({"redirect_uri": "https://evil.example/\\"}, "invalid_request"),
+    ({"response_type": 'code"'}, "unsupported_response_type"),
+    ({"audience": "urn:é"}, "invalid_target"),
+    ({"audience": 'urn:"'}, "invalid_target"),
+])
+def test_request_values_quoted_in_errors_never_crash(flow, overrides, error):
+    """RFC 6749 §5.2: error_description is ASCII without '"' or '\\'; an odd value is a 400, not a 500."""
+    response = flow.push(**overrides)
+    assert response.status_code == 400
+    assert response.json["error"] == error
+    assert response.json["error_description"].isascii()
+
+
+@pytest.mark.parametrize("name", ["é", '"'])
+def test_repeated_odd_parameter_name_is_refused_not_a_crash(client, name):
+    """RFC 6749 §3.1 and §5.2: a repeated parameter is refused, whatever its name."""
+    data = MultiDict([(name, "1"), (name, "2"), ("scope", "openid"), ("response_type", "code")])
+    response = client.post("/oauth/par", auth=("notes-web", "notes-web-secret"), data=data)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_fuzzers_long_non_ascii_redirect_uri_is_a_400(client):
+    """The fuzzer's exact body: redirect_uri=%C3%A9 x 2000, form-encoded, gets 400 invalid_request."""
+    body = "response_type=code&scope=openid&redirect_uri=" + "%C3%A9" * 2000
+    response = client.post("/oauth/par", auth=("notes-web", "notes-web-secret"), data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+    assert "not registered" in response.json["error_description"]
