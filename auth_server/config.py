@@ -109,6 +109,19 @@ class Config:
         },
     ]
 
+    # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
+    # werkzeug's own default. A stored hash names its method, so changing this never
+    # breaks existing users. TESTS ONLY: tests/auth_server sets a cheap method
+    # ("pbkdf2:sha256:1") so that create_app takes milliseconds; never lower it for a
+    # running service (it is not read from the environment for that reason).
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    # TESTS ONLY: a ready-made key pair (a joserfc RSAKey) stored as the first signing
+    # key instead of making one, because making a 2048-bit RSA key per test app is
+    # slow. Default None: a running service makes its own key on first start (keys.py);
+    # not read from the environment.
+    TEST_SIGNING_KEY = None
+
     # DEMO ONLY: users and their passwords are shown on the login page.
     USERS = [
         {"sub": "alice", "username": "alice", "password": "alice",

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
 import pytest
+from joserfc.jwk import RSAKey
 
 from auth_server import create_app
 
@@ -25,10 +26,28 @@ def csrf_token(html):
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
+@pytest.fixture(scope="session")
+def signing_key():
+    """One RS256 key pair for the whole session: making one per app is slow."""
+    return RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+
+
 @pytest.fixture
-def app(tmp_path):
+def test_config(tmp_path, signing_key):
+    """The settings every test app starts from: its own SQLite file, and the two
+    tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        "TEST_SIGNING_KEY": signing_key,
+    }
+
+
+@pytest.fixture
+def app(test_config):
     """A fresh authorization server on its own SQLite file."""
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite"})
+    return create_app(test_config)
 
 
 @pytest.fixture

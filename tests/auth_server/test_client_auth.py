@@ -23,11 +23,10 @@ SECRET = "a secret+with/every:special%char&x=y"
 
 
 @pytest.fixture
-def flow(tmp_path):
+def flow(test_config):
     """A server whose notes-web client has SECRET as its secret."""
     clients = [dict(Config.CLIENTS[0], client_secret=SECRET), Config.CLIENTS[1]]
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                      "CLIENTS": clients})
+    app = create_app({**test_config, "CLIENTS": clients})
     return Flow(app.test_client())
 
 
