@@ -29,8 +29,9 @@ def _load(row):
 
 
 def generate_signing_key():
-    """Make a new RS256 key pair and store it; it becomes the signing key."""
-    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+    """Make a new RSA key pair for the signing alg and store it; it becomes the signing key."""
+    parameters = {"use": "sig", "alg": current_app.config["SIGNING_ALG"]}
+    key = RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
     return store_signing_key(key)
 
 
