@@ -56,7 +56,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """Authlib's grant lookup, after refusing a response_type it could not quote.
 
         Authlib repeats the response_type in its error description, which must be
-        printable ASCII (RFC 6749 §5.2); found by tests/fuzz.
+        printable ASCII (RFC 6749 §5.2); tests/fuzz sends any characters.
         """
         response_type = request.payload.response_type or ""
         if not (response_type.isascii() and response_type.isprintable()):
@@ -311,8 +311,8 @@ def authenticate_client_secret_basic(query_client, request):
     """RFC 6749 §2.3.1: HTTP Basic, the id and secret each form-urlencoded (Appendix B).
 
     Authlib decodes them with unquote(), which leaves "+" alone; in form encoding "+"
-    is a space, and a secret may contain spaces (VSCHAR, Appendix A.2). Found by the
-    interop test: openid-client sends "a b" as "a+b", as the RFC says.
+    is a space, and a secret may contain spaces (VSCHAR, Appendix A.2). openid-client
+    (tests/interop), for one, sends "a b" as "a+b", as the RFC says.
     """
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":

@@ -55,7 +55,7 @@ def test_unknown_page_is_a_readable_404(client):
 
 @pytest.mark.parametrize("method, path", [("PUT", "/interaction/x/login"), ("DELETE", "/authorize")])
 def test_wrong_method_on_a_page_is_a_readable_405(client, method, path):
-    """Front channel: 405 is a page with an Allow header, not a crash (found by fuzzing)."""
+    """Front channel: 405 is a page with an Allow header, not a crash."""
     page = client.open(path, method=method)
     assert page.status_code == 405
     assert page.mimetype == "text/html"
