@@ -359,8 +359,8 @@ def config_oauth(app):
     server.scopes_supported = list(config["SCOPES"])
     # RFC 6749 §2.3.1: client_secret_basic decodes the id and secret as form data.
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
-    # The authorization code grant, with OpenID Connect, PKCE (S256 only), and the
-    # flow trace's watch on its checks (a teaching aid: see the end).
+    # The authorization code grant, with OpenID Connect, PKCE (the methods in config:
+    # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
                                                    PKCE(config["CODE_CHALLENGE_METHODS"]),
                                                    flow_trace.watch_token_checks])
