@@ -88,6 +88,25 @@ class Config:
     # RFC 9126 §5: every client must use PAR (default true; "false" leaves it per client).
     REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = _env("REQUIRE_PAR", "true") == "true"
 
+    # What this server supports, one list each: the policy (oauth2.py, par.py, tokens.py)
+    # enforces them and discovery advertises them as they are (RFC 8414 §2), so the two
+    # cannot disagree; tests/auth_server/test_capabilities.py checks each against the other.
+    # RFC 6749 §2.3.1: how clients authenticate, at the token, PAR (RFC 9126 §2) and
+    # flow-trace endpoints alike. No "none": every client here is confidential.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    # RFC 7636 §4.2: PKCE methods. RFC 9700 §2.1.1: S256 only; "plain" is refused.
+    CODE_CHALLENGE_METHODS = ["S256"]
+    # RFC 7518 §3.1: the alg that signs ID tokens and access tokens (OIDC Core §15.1:
+    # RS256 is the one every OpenID provider supports); keys.py makes RSA keys for it.
+    SIGNING_ALG = "RS256"
+    # RFC 6749 §4.1 and §6: the authorization code grant, and refresh tokens.
+    GRANT_TYPES = ["authorization_code", "refresh_token"]
+    # RFC 6749 §3.1.1: response_type=code only (RFC 9700 §2.1.2: no implicit grant).
+    RESPONSE_TYPES = ["code"]
+    # OAuth 2.0 Multiple Response Type Encoding Practices §2.1: the code comes back in
+    # the redirect's query.
+    RESPONSE_MODES = ["query"]
+
     # Scopes this server knows, with the sentence the consent page shows for each.
     SCOPES = {
         "openid": "Confirm who you are (sign you in)",
@@ -150,6 +169,19 @@ class Config:
             "may_introspect_access_tokens": True,
         },
     ]
+
+    # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
+    # werkzeug's own default. A stored hash names its method, so changing this never
+    # breaks existing users. TESTS ONLY: tests/auth_server sets a cheap method
+    # ("pbkdf2:sha256:1") so that create_app takes milliseconds; never lower it for a
+    # running service (it is not read from the environment for that reason).
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    # TESTS ONLY: a ready-made key pair (a joserfc RSAKey) stored as the first signing
+    # key instead of making one, because making a 2048-bit RSA key per test app is
+    # slow. Default None: a running service makes its own key on first start (keys.py);
+    # not read from the environment.
+    TEST_SIGNING_KEY = None
 
     # DEMO ONLY: users and their passwords are shown on the login page.
     USERS = [

@@ -14,9 +14,11 @@ from . import tokens
 class TokenIntrospectionEndpoint(IntrospectionEndpoint):
     """POST /oauth/introspect: is this token active, and what does it grant?"""
 
-    # RFC 7662 §2.1: the endpoint MUST require authorization; clients authenticate
-    # as at the token endpoint.
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    def __init__(self, client_auth_methods):
+        super().__init__()
+        # RFC 7662 §2.1: the endpoint MUST require authorization; clients authenticate
+        # as at the token endpoint, with the methods config.py lists.
+        self.CLIENT_AUTH_METHODS = client_auth_methods
 
     def query_token(self, token_string, token_type_hint):
         """The token with this value, or None (then the answer is {"active": false})."""

@@ -66,7 +66,7 @@ def dummy_user():
     if "auth_server.dummy_user" not in current_app.extensions:
         # User.set_password, so the dummy's hash method always follows the real ones'.
         user = User(username="")
-        user.set_password(secrets.token_urlsafe(32))
+        user.set_password(secrets.token_urlsafe(32), current_app.config["PASSWORD_HASH_METHOD"])
         current_app.extensions["auth_server.dummy_user"] = user
     return current_app.extensions["auth_server.dummy_user"]
 

@@ -49,9 +49,9 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     email: Mapped[str] = mapped_column(String(128))
 
-    def set_password(self, password):
-        """Store a salted hash of the password, never the password."""
-        self.password_hash = generate_password_hash(password)
+    def set_password(self, password, method):
+        """Store a salted hash of the password, never the password (config PASSWORD_HASH_METHOD)."""
+        self.password_hash = generate_password_hash(password, method)
 
     def check_password(self, password):
         """True if the password matches the stored hash."""
@@ -243,7 +243,7 @@ def seed_demo_data(config):
             db.session.add(user)
         user.sub, user.name, user.email = data["sub"], data["name"], data["email"]
         if not user.password_hash or not user.check_password(data["password"]):
-            user.set_password(data["password"])
+            user.set_password(data["password"], config["PASSWORD_HASH_METHOD"])
     db.session.commit()
 
 

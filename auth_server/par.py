@@ -52,10 +52,10 @@ class PushedAuthorizationEndpoint(Endpoint):
     """POST /oauth/par: validate and store an authorization request (RFC 9126 §2)."""
 
     ENDPOINT_NAME = "pushed_authorization"
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-    def __init__(self, expires_in, rate_limit, rate_window):
+    def __init__(self, client_auth_methods, expires_in, rate_limit, rate_window):
         super().__init__()
+        self.client_auth_methods = client_auth_methods
         self.expires_in = expires_in
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -63,7 +63,7 @@ class PushedAuthorizationEndpoint(Endpoint):
     def validate_request(self, request):
         """Authenticate the client, then validate its request as /authorize would."""
         # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
-        client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="par")
+        client = self.server.authenticate_client(request, self.client_auth_methods, endpoint="par")
         self.check_rate(client)
         form = request.form
         # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.

@@ -17,8 +17,10 @@ log = logging.getLogger("auth_server")
 class TokenRevocationEndpoint(RevocationEndpoint):
     """POST /oauth/revoke: a client revokes a token issued to it, and the token's family."""
 
-    # Clients authenticate as at the token endpoint (RFC 7009 §2.1).
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    def __init__(self, client_auth_methods):
+        super().__init__()
+        # RFC 7009 §2.1: clients authenticate as at the token endpoint (config.py's list).
+        self.CLIENT_AUTH_METHODS = client_auth_methods
 
     def query_token(self, token_string, token_type_hint):
         """The token with this value; Authlib then refuses another client's (§2.1)."""

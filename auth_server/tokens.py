@@ -77,7 +77,7 @@ def issue_tokens(client, user, scope, audience, auth_time, family, include_refre
         claims["auth_time"] = auth_time
     key = keys.current_signing_key()
     # RFC 9068 §2.1: the header's typ is "at+jwt", so no other JWT passes for one.
-    header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
+    header = {"alg": config["SIGNING_ALG"], "typ": "at+jwt", "kid": key.kid}
     token = {
         "access_token": jwt.encode(header, claims, key),
         "token_type": "Bearer",

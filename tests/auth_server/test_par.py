@@ -3,7 +3,11 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from auth_server import create_app
+from auth_server.config import Config
 from auth_server.par import REQUEST_URI_PREFIX
+
+from .conftest import Flow
 
 
 def test_push_returns_201_with_request_uri_and_lifetime(flow):
@@ -104,11 +108,9 @@ def test_client_secret_is_not_stored_with_the_request(app, client):
         assert stored.params["client_id"] == "seed-cli"
 
 
-def test_pushing_too_fast_is_429_with_retry_after(tmp_path):
+def test_pushing_too_fast_is_429_with_retry_after(test_config):
     """§2.3: 429 Too Many Requests when a client exceeds its rate; it bounds the store too."""
-    from auth_server import create_app
-    from .conftest import Flow
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "PAR_RATE_LIMIT": 3})
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 3})
     flow = Flow(app.test_client())
     assert [flow.push().status_code for _ in range(3)] == [201, 201, 201]
     response = flow.push()
@@ -135,12 +137,10 @@ def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
 
 
 @pytest.mark.parametrize("response_types, error", [(["token"], "unauthorized_client")])
-def test_client_not_registered_for_code_is_unauthorized_client(tmp_path, response_types, error):
+def test_client_not_registered_for_code_is_unauthorized_client(test_config, response_types, error):
     """RFC 6749 §4.1.2.1 (via RFC 9126 §2.3): a client may only use its registered response types."""
-    from auth_server import create_app
-    from auth_server.config import Config
     clients = [dict(Config.CLIENTS[1], response_types=response_types)]
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "CLIENTS": clients})
+    app = create_app({**test_config, "CLIENTS": clients})
     response = app.test_client().post("/oauth/par", data={
         "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
         "scope": "openid", "response_type": "code"})
