@@ -68,8 +68,7 @@ def send_to_authorization_server(login):
 def callback():
     """Steps 7-10: check the AS's answer, exchange the code, then show the notes."""
     login = current_login()
-    # Inspector: keep step 7 as received, even if the checks below refuse it.
-    flow.record_received(login, 7)
+    # check_callback records step 7 for the inspector once the state has matched.
     code = oauth_client.check_callback(login, request.args)
     if stepmode.should_pause(login, 8):
         stepmode.pause(login, 8, code)
