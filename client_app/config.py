@@ -71,6 +71,10 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
 
+    # Flask refuses a request body larger than this with 413 before reading it (a
+    # readable page, errors.py). Every form here is tiny; 64 KiB as at the AS.
+    MAX_CONTENT_LENGTH = 64 * 1024
+
     # How gunicorn.conf.py runs the client: where it listens (docker sets HOST=0.0.0.0
     # to publish the port) and how many worker processes it forks.
     HOST = _env("HOST", "127.0.0.1")

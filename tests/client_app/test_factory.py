@@ -79,3 +79,21 @@ def test_unexpected_error_is_a_calm_page(settings, expect_page):
         raise RuntimeError("boom")
 
     expect_page(app.test_client().get("/boom"), 500, "Internal error")
+
+
+@pytest.mark.parametrize("path", ["/login", "/notes", "/logout", "/lab/run-all", "/inspector/step-mode"])
+def test_a_large_body_is_refused_before_it_is_read(flow, expect_page, path):
+    """Over MAX_CONTENT_LENGTH (64 KiB, as at the AS): a readable 413 page, nothing pushed."""
+    limit = flow.app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 64 * 1024
+    body = {"csrf_token": flow.csrf_token(), "text": "x" * limit}
+    expect_page(flow.client.post(path, data=body), 413, "Request Entity Too Large")
+    assert flow.auth_server.pushes == []
+
+
+def test_a_body_under_the_limit_is_read(flow):
+    """Just under the limit, the form is read as usual (here: a login starts)."""
+    padding = flow.app.config["MAX_CONTENT_LENGTH"] // 2
+    response = flow.client.post("/login", data={"csrf_token": flow.csrf_token(), "padding": "x" * padding})
+    assert response.status_code == 303
+    assert len(flow.auth_server.pushes) == 1
