@@ -3,6 +3,7 @@ and notes_client.py, and failures become pages in errors.py.
 
   auth   /  /login (steps 1-4)  /callback (steps 7-10)  /logout  /healthz
   notes  /notes (steps 11-12, GET to read, POST to add)
+Every response, pages and errors alike, carries the security headers (security_headers).
 """
 
 import logging
@@ -124,7 +125,23 @@ def add():
     return redirect(url_for("notes.index"), code=303)
 
 
+def security_headers(response):
+    """Every response: no framing, no MIME sniffing, no Referer, nothing loaded from elsewhere."""
+    # CSP: this client's own stylesheets (static/), no script at all, never in a frame
+    # (clickjacking; X-Frame-Options says it to older browsers).
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    # RFC 9700 §4.2.4: a page reached from /callback must not leak its code in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def init_app(app):
-    """Register the blueprints."""
+    """Register the blueprints, and the security headers of every response."""
     app.register_blueprint(auth)
     app.register_blueprint(notes)
+    app.after_request(security_headers)
