@@ -71,6 +71,11 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
 
+    # The flow inspector may show the signed-in user their own tokens (access, refresh,
+    # ID token) whole, in their own browser: the lesson of a demo. Off by default: the
+    # tokens then stay on this server. The client's own secret is never shown.
+    INSPECTOR_SHOWS_TOKENS = _env("INSPECTOR_SHOWS_TOKENS", "false") == "true"
+
     # Flask refuses a request body larger than this with 413 before reading it (a
     # readable page, errors.py). Every form here is tiny; 64 KiB as at the AS.
     MAX_CONTENT_LENGTH = 64 * 1024
