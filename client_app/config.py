@@ -71,6 +71,15 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
 
+    # Each login pushes at the AS, whose PAR rate limit is per client: without a bound
+    # here, one visitor posting /login in a loop would use it up for every user. One
+    # browser, and one source address, may start this many logins per LOGIN_RATE_WINDOW
+    # seconds; more get a 429 page with Retry-After. A classroom of ~30 behind one
+    # client, each address at its bound, fits under the AS's PAR_RATE_LIMIT (600 / 10 s).
+    LOGINS_PER_BROWSER = int(_env("LOGINS_PER_BROWSER", "5"))
+    LOGINS_PER_ADDRESS = int(_env("LOGINS_PER_ADDRESS", "20"))
+    LOGIN_RATE_WINDOW = int(_env("LOGIN_RATE_WINDOW", "60"))
+
     # The flow inspector may show the signed-in user their own tokens (access, refresh,
     # ID token) whole, in their own browser: the lesson of a demo. Off by default: the
     # tokens then stay on this server. The client's own secret is never shown.

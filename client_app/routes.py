@@ -9,6 +9,7 @@ Every response, pages and errors alike, carries the security headers (security_h
 import logging
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -19,6 +20,9 @@ from . import flow
 from . import notes_client
 from . import oauth_client
 from . import stepmode
+from .errors import PageError
+from .models import admit_login
+from .models import browser_id
 from .models import current_login
 from .models import forget_login
 from .models import remember_login
@@ -39,10 +43,31 @@ def home():
     return render_template("home.html", login=login if login and login.logged_in else None)
 
 
+class TooManyLogins(PageError):
+    """This browser, or its address, started too many logins lately (RFC 6585 §4)."""
+
+    status = 429
+    title = "Too many logins started"
+
+    def __init__(self, wait):
+        super().__init__(f"This browser, or your network address, has started many logins in the "
+                         f"last moments. Wait {wait} seconds, then log in again.")
+        self.retry_after = wait
+
+
 @auth.post("/login")
 def login():
     """Steps 1-4: push the authorization request, then send the browser to the AS."""
     log.info("step 1 login requested")
+    # Each login pushes at the AS, whose rate limit is per client: bound how many one
+    # browser and one address may start. The address is the connection's: behind a
+    # reverse proxy, set up werkzeug's ProxyFix first (X-Forwarded-For is anyone's to write).
+    config = current_app.config
+    wait = admit_login(browser_id(), request.remote_addr or "", config["LOGINS_PER_BROWSER"],
+                       config["LOGINS_PER_ADDRESS"], config["LOGIN_RATE_WINDOW"])
+    if wait:
+        log.warning("step 1 refused: too many logins started address=%s", request.remote_addr)
+        raise TooManyLogins(wait)
     # A new login replaces whatever this browser had before.
     forget_login()
     # Step-by-step mode (stepmode.py): save the login unpushed and wait before step 2.

@@ -22,7 +22,7 @@ def test_happy_path_stores_tokens_server_side(flow):
     # Spent or no longer needed: state, nonce and verifier are gone.
     assert (row.state, row.nonce, row.code_verifier) == (None, None, None)
     cookie = flow.cookie_session()
-    assert set(cookie) <= {"login_session_id", "csrf_token"}
+    assert set(cookie) <= {"login_session_id", "csrf_token", "browser_id"}
     assert cookie["login_session_id"] == row.id
     for token in (row.access_token, row.refresh_token, row.id_token):
         assert token not in str(cookie)
