@@ -121,6 +121,24 @@ class Config:
             # The seed sends no code_challenge, so PKCE stays optional for this client.
             "require_pkce": False,
         },
+        {
+            # DEMO ONLY: the attack lab's own client (client_app/lab/), so that its attacks
+            # spend neither notes-web's PAR budget nor a client worker's time. Its
+            # callback is the client app's, though the lab never lets a browser follow it.
+            "client_id": "notes-lab",
+            "client_secret": _env("NOTES_LAB_SECRET", "notes-lab-secret"),
+            "client_name": "Attack lab",
+            "redirect_uris": [_env("NOTES_WEB_REDIRECT_URI", "http://localhost:3000/callback")],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid profile email read:notes write:notes offline_access",
+            "require_pushed_authorization_requests": True,
+            "require_pkce": True,
+            # Ours, not an RFC 7591 name: its request_uri lives 2 s, not PAR_EXPIRES_IN
+            # (par.py), so the lab's expiry attack waits 3 s, and its pushes are purged soon.
+            "request_uri_lifetime": 2,
+        },
     ]
 
     # DEMO ONLY: users and their passwords are shown on the login page.
@@ -129,4 +147,10 @@ class Config:
          "name": "Alice Liddell", "email": "alice@example.com"},
         {"sub": "bob", "username": "bob", "password": "bob",
          "name": "Bob Builder", "email": "bob@example.com"},
+        # The attack lab signs in as `lab`, never as a real user, and its brute-force
+        # attack guesses at `lab-target`, so a lockout leaves `lab` free for the rest.
+        {"sub": "lab", "username": "lab", "password": "lab",
+         "name": "Attack Lab", "email": "lab@example.com"},
+        {"sub": "lab-target", "username": "lab-target", "password": "lab-target",
+         "name": "Brute-force Target", "email": "lab-target@example.com"},
     ]
