@@ -38,6 +38,11 @@ class Config:
     CLIENT_SECRET = _env("CLIENT_SECRET", "notes-web-secret")
     # RFC 6749 §2.3.1: "client_secret_basic" (HTTP Basic) or "client_secret_post" (form).
     TOKEN_ENDPOINT_AUTH_METHOD = _env("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic")
+    # The attack lab pushes as a client of its own (DEMO ONLY, registered at the AS with
+    # a 2 s request_uri lifetime), so its attacks spend neither this client's PAR
+    # budget nor a worker's time.
+    LAB_CLIENT_ID = _env("LAB_CLIENT_ID", "notes-lab")
+    LAB_CLIENT_SECRET = _env("LAB_CLIENT_SECRET", "notes-lab-secret")
     REDIRECT_URI = _env("REDIRECT_URI", "http://localhost:3000/callback")
     # offline_access asks for a refresh token (OIDC Core §11).
     SCOPE = _env("SCOPE", "openid profile email read:notes write:notes offline_access")

@@ -1,8 +1,10 @@
 """create_app(), settings, health check and the generic error pages."""
 
 import os
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,18 @@ def test_a_body_under_the_limit_is_read(flow):
     response = flow.client.post("/login", data={"csrf_token": flow.csrf_token(), "padding": "x" * padding})
     assert response.status_code == 303
     assert len(flow.auth_server.pushes) == 1
+
+
+def test_gunicorn_keeps_its_default_timeout():
+    """No request holds a worker long (the lab's longest wait is 3 s): gunicorn's default 30 s will do."""
+    conf = runpy.run_path(str(Path(create_app.__code__.co_filename).parent / "gunicorn.conf.py"))
+    assert conf.get("timeout", 30) <= 30
+
+
+@pytest.mark.parametrize("path", ["/", "/inspector", "/nowhere"])
+def test_an_untrusted_host_gets_a_readable_400(settings, expect_page, path):
+    """With TRUSTED_HOSTS set, another Host (DNS rebinding) gets a 400 page, never a 500."""
+    app = create_app({**settings, "TESTING": False, "TRUSTED_HOSTS": ["localhost"]})
+    client = app.test_client()
+    expect_page(client.get(path, headers={"Host": "attacker.example"}), 400, "does not answer to that host")
+    assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 200
