@@ -19,6 +19,7 @@ from .kit import BLOCKED
 from .kit import LAB_PASSWORD
 from .kit import LAB_TARGET
 from .kit import LAB_USERNAME
+from .kit import MAX_WAIT_SECONDS
 from .kit import Target
 from .lock import one_run_at_a_time
 
@@ -56,7 +57,7 @@ def render_lab(results=None):
     blocked = sum(result.verdict == BLOCKED for result in results or [])
     return render_template("lab/lab.html", attacks=attacks.ATTACKS, numbers=numbers,
                            results=results, blocked=blocked, lab_user=(LAB_USERNAME, LAB_PASSWORD),
-                           lab_target=LAB_TARGET, expiry_wait=attacks.MAX_EXPIRY_WAIT_SECONDS)
+                           lab_target=LAB_TARGET, expiry_wait=MAX_WAIT_SECONDS)
 
 
 def init_app(app):

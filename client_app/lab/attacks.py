@@ -38,6 +38,7 @@ from .kit import COULD_NOT_RUN
 from .kit import LAB_TARGET
 from .kit import LAB_TARGET_PASSWORD
 from .kit import LAB_USERNAME
+from .kit import MAX_WAIT_SECONDS
 from .kit import CouldNotRun
 from .kit import Result
 from .kit import Run
@@ -68,9 +69,6 @@ ATTACKER_REDIRECT_URI = "https://attacker.example/callback"
 ATTACKER_ISSUER = "https://attacker-as.example"
 # A name an attacker controls, rebound to the client's address (DNS rebinding).
 ATTACKER_HOST = "attacker.example"
-# The longest the expiry attack waits (expires_in + 1): it holds a client worker meanwhile.
-# The lab's client is registered with a 2 s request_uri lifetime, so it waits 3 s.
-MAX_EXPIRY_WAIT_SECONDS = 3
 # The brute-force attack: logins it starts, and wrong passwords in each (fewer than the
 # AS's MAX_FAILED_LOGINS, 5, after which it closes one login).
 BRUTE_FORCE_LOGINS = 8
@@ -206,9 +204,10 @@ def request_uri_replay(run):
 def request_uri_expired(run):
     """Wait out the request_uri's lifetime, then use it."""
     pushed = push(run, title="Steps 2-3: push (the response says expires_in)", setup=False)
-    if not 0 < pushed.expires_in + 1 <= MAX_EXPIRY_WAIT_SECONDS:
+    # The lab's client is registered with a 2 s request_uri lifetime: a 3 s wait.
+    if not 0 < pushed.expires_in + 1 <= MAX_WAIT_SECONDS:
         raise CouldNotRun(f"expires_in is {pushed.expires_in} s; the lab waits at most "
-                          f"{MAX_EXPIRY_WAIT_SECONDS} s (register {run.target.client_id} at the "
+                          f"{MAX_WAIT_SECONDS} s (register {run.target.client_id} at the "
                           "authorization server with a request_uri lifetime of 1-2 s).")
     # Whole seconds: a request_uri pushed at 10.9 s with expires_in 2 is refused from 13 s on.
     run.wait(pushed.expires_in + 1, f"expires_in ({pushed.expires_in} s) + 1")

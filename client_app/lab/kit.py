@@ -56,6 +56,10 @@ LAB_PASSWORD = "lab"
 LAB_TARGET = "lab-target"
 LAB_TARGET_PASSWORD = "lab-target"
 
+# The longest an attack may wait (the expiry attack, a rate limit's Retry-After): from
+# the page it holds a client worker meanwhile, so a couple of seconds at most.
+MAX_WAIT_SECONDS = 3
+
 # How much of a response body a recorded exchange keeps.
 BODY_LIMIT = 700
 
@@ -235,7 +239,7 @@ class Run:
         self.message = ""
         # Every secret seen on the wire, so that no recorded text can show one whole.
         self.secrets = {target.client_secret, target.web_client[1]}
-        # Where to say "waiting 31 s..." while it happens (the command line prints it).
+        # Where to say "waiting 3 s..." while it happens (the command line prints it).
         self.announce = announce or (lambda text: None)
 
     # -- sending ---------------------------------------------------------------
@@ -276,7 +280,10 @@ class Run:
         self.steps.append(Note(text))
 
     def wait(self, seconds, why):
-        """Sleep as part of the attack, saying so (the command line shows it live)."""
+        """Sleep as part of the attack, saying so (the command line shows it live); never long."""
+        if seconds > MAX_WAIT_SECONDS:
+            raise CouldNotRun(f"The attack would wait {seconds} s ({why}); the lab waits at most "
+                              f"{MAX_WAIT_SECONDS} s, not to hold a worker of the client.")
         self.note(f"Waited {seconds} s: {why}.")
         self.announce(f"waiting {seconds} s: {why}")
         time.sleep(seconds)
@@ -461,7 +468,7 @@ def push(run, title="Steps 2-3: push the authorization request", setup=True, rec
     if response.status_code == 429:
         # RFC 9126 §2.3: the AS rate-limits pushes; wait as told (briefly), then once more.
         delay = int(response.headers.get("Retry-After", "0") or 0)
-        if not 0 < delay <= 15:
+        if not 0 < delay <= MAX_WAIT_SECONDS:
             raise CouldNotRun(f"The authorization server rate-limits this client's pushes "
                               f"(429, Retry-After {delay or '?'} s); try again later.")
         run.wait(delay, "the authorization server rate-limited the push (429 Retry-After)")

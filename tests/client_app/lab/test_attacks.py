@@ -322,7 +322,17 @@ class TestTheLabsOwnAccounts:
         result = run("request-uri-expired", target)
         assert result.verdict == BLOCKED
         assert waited == [auth_server.par_expires_in + 1]
-        assert sum(waited) <= attacks.MAX_EXPIRY_WAIT_SECONDS
+        assert sum(waited) <= kit.MAX_WAIT_SECONDS
+
+    def test_a_rate_limited_push_is_not_waited_out_for_long(self, target, auth_server, monkeypatch):
+        """The AS answers 429 with Retry-After 10 (its window): the lab does not wait, it says why."""
+        waited = []
+        monkeypatch.setattr(kit.time, "sleep", waited.append)
+        auth_server.par_error = (429, {"error": "invalid_request"}, {"Retry-After": "10"})
+        result = run("request-uri-replay", target)
+        assert result.verdict == COULD_NOT_RUN
+        assert "Retry-After 10 s" in result.message
+        assert waited == []
 
     def test_the_expiry_attack_will_not_hold_a_worker_for_long(self, target, auth_server, monkeypatch):
         """A request_uri that lives 30 s (the lab client not registered as such): not run, nothing waited."""
@@ -331,7 +341,7 @@ class TestTheLabsOwnAccounts:
         auth_server.par_expires_in = 30
         result = run("request-uri-expired", target)
         assert result.verdict == COULD_NOT_RUN
-        assert f"waits at most {attacks.MAX_EXPIRY_WAIT_SECONDS} s" in result.message
+        assert f"waits at most {kit.MAX_WAIT_SECONDS} s" in result.message
         assert waited == []
 
 
