@@ -91,6 +91,7 @@ def test_lab_page_shows_requests_without_secrets(browser, lab_stack):
     assert "Authorization: Basic bm90ZX…" in text
     assert re.search(r"code=[A-Za-z0-9_-]{6}…", text)
     assert "notes-web-secret" not in text
+    assert ClientConfig.LAB_CLIENT_SECRET not in text
     assert not JWT.search(text)
 
 
@@ -102,4 +103,5 @@ def test_the_lab_logs_no_secret(browser, lab_stack):
     for name in lab_stack.processes:
         log = lab_stack.log(name)
         assert "notes-web-secret" not in log
+        assert ClientConfig.LAB_CLIENT_SECRET not in log
         assert not JWT.search(log)

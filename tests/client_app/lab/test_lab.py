@@ -82,7 +82,7 @@ def test_run_all_with_the_stack_down_is_readable(lab_form, http, expect_page):
     assert "Start it with `make demo`" in page
 
 
-def test_one_attack_shows_request_and_response(lab_form, auth_server, expect_page):
+def test_one_attack_shows_request_and_response(app, lab_form, auth_server, expect_page):
     """A run shows the request sent, the response received, the verdict and the section."""
     auth_server.par_error = (400, {"error": "invalid_request", "error_description": "request_uri pushed"})
     page = expect_page(lab_form("/lab/run/request-uri-in-push"), 200, "Results: 1 of 1 blocked",
@@ -91,9 +91,10 @@ def test_one_attack_shows_request_and_response(lab_form, auth_server, expect_pag
     assert f"POST {ISSUER}/oauth/par" in page
     assert re.search(r"HTTP 400 Bad Request", page, re.I)
     assert '"error": "invalid_request"' in page
-    # The client authenticates with HTTP Basic: its credentials are cut short.
+    # The lab's client authenticates with HTTP Basic: its credentials are cut short.
     assert "Authorization: Basic bm90ZX…" in page
     assert CLIENT_SECRET not in page
+    assert app.config["LAB_CLIENT_SECRET"] not in page
 
 
 def test_an_attack_that_works_is_shown_as_not_blocked(lab_form, auth_server, expect_page):
