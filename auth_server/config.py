@@ -58,8 +58,12 @@ class Config:
     # the browser's arrival at /authorize, not the whole login.
     PAR_EXPIRES_IN = int(_env("PAR_EXPIRES_IN", "30"))
     # RFC 9126 §2.3: a client pushing faster than this gets 429 with Retry-After.
-    # With the 30 s lifetime (and purge) this also caps the rows one client can hold.
-    PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "60"))
+    # The limit is per client, and a web client pushes for whoever clicks its Log in:
+    # so the client bounds its visitors first (client_app: 20 logins per address per
+    # 60 s), and this limit leaves room for a classroom of 30 behind one client, every
+    # address at its bound within the same 10 s: 30 x 20 = 600. With the 30 s lifetime
+    # and the purge's 300 s grace, one client holds at most ~20,000 rows.
+    PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "600"))
     PAR_RATE_WINDOW = int(_env("PAR_RATE_WINDOW", "10"))
     # RFC 6749 §10.10: password guessing is capped across logins (login_throttle.py).
     # Per username: 5 wrong passwords lock it for 5 minutes, for everyone and even
@@ -168,6 +172,24 @@ class Config:
             "scope": "",
             "may_introspect_access_tokens": True,
         },
+        {
+            # DEMO ONLY: the attack lab's own client (client_app/lab/), so that its attacks
+            # spend neither notes-web's PAR budget nor a client worker's time. Its
+            # callback is the client app's, though the lab never lets a browser follow it.
+            "client_id": "notes-lab",
+            "client_secret": _env("NOTES_LAB_SECRET", "notes-lab-secret"),
+            "client_name": "Attack lab",
+            "redirect_uris": [_env("NOTES_WEB_REDIRECT_URI", "http://localhost:3000/callback")],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid profile email read:notes write:notes offline_access",
+            "require_pushed_authorization_requests": True,
+            "require_pkce": True,
+            # Ours, not an RFC 7591 name: its request_uri lives 2 s, not PAR_EXPIRES_IN
+            # (par.py), so the lab's expiry attack waits 3 s, and its pushes are purged soon.
+            "request_uri_lifetime": 2,
+        },
     ]
 
     # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
@@ -189,4 +211,10 @@ class Config:
          "name": "Alice Liddell", "email": "alice@example.com"},
         {"sub": "bob", "username": "bob", "password": "bob",
          "name": "Bob Builder", "email": "bob@example.com"},
+        # The attack lab signs in as `lab`, never as a real user, and its brute-force
+        # attack guesses at `lab-target`, so a lockout leaves `lab` free for the rest.
+        {"sub": "lab", "username": "lab", "password": "lab",
+         "name": "Attack Lab", "email": "lab@example.com"},
+        {"sub": "lab-target", "username": "lab-target", "password": "lab-target",
+         "name": "Brute-force Target", "email": "lab-target@example.com"},
     ]

@@ -104,6 +104,8 @@ class PushedAuthorizationEndpoint(Endpoint):
     def create_response(self, validated):
         """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
         purge_expired()
+        # A client may be registered with a lifetime of its own (the attack lab's: 2 s).
+        expires_in = validated.client.client_metadata.get("request_uri_lifetime", self.expires_in)
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
         db.session.add(PushedRequest(
@@ -111,12 +113,12 @@ class PushedAuthorizationEndpoint(Endpoint):
             client_id=validated.client.client_id,
             params=dict(validated.request.payload.data),
             created_at=now(),
-            expires_at=now() + self.expires_in,
+            expires_at=now() + expires_in,
         ))
         db.session.commit()
         log.info("step 2-3 par: pushed request stored client=%s ref=%s… expires_in=%d",
-                 validated.client.client_id, reference[:8], self.expires_in)
-        body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": self.expires_in}
+                 validated.client.client_id, reference[:8], expires_in)
+        body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": expires_in}
         return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 

@@ -10,6 +10,7 @@ import logging
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 
 from .models import forget_login
 
@@ -26,6 +27,8 @@ class PageError(Exception):
     offer_notes = False
     # True when the stored login is no longer any use: the page also logs the user out.
     ends_session = False
+    # Seconds after which trying again may work: sent as Retry-After (RFC 9110 §10.2.3).
+    retry_after = None
 
     def __init__(self, message, error=None, error_description=None):
         super().__init__(message)
@@ -50,8 +53,9 @@ def handle_page_error(e):
     log.warning("page %s: %s (%s)", e.status, e.title, e.error or "no error code")
     if e.ends_session:
         forget_login()
-    return render_error(e.status, e.title, e.message, e.error, e.error_description,
-                        e.offer_login, e.offer_notes)
+    page, status = render_error(e.status, e.title, e.message, e.error, e.error_description,
+                                e.offer_login, e.offer_notes)
+    return page, status, {"Retry-After": str(e.retry_after)} if e.retry_after else {}
 
 
 def handle_csrf_error(e):
@@ -63,6 +67,12 @@ def handle_csrf_error(e):
 def handle_http_error(e):
     """404, 405 and friends as readable pages."""
     return render_error(e.code, e.name, e.description)
+
+
+def handle_untrusted_host(e):
+    """A Host the client does not answer to (TRUSTED_HOSTS, DNS rebinding): 400, a page without links."""
+    # No URL can be built for a host that is not ours, so this page has none.
+    return render_template("untrusted_host.html"), 400
 
 
 def handle_internal_error(e):
@@ -77,5 +87,6 @@ def init_app(app):
     # Flask picks the most specific handler: CSRFError is also a 400 HTTPException.
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(SecurityError, handle_untrusted_host)
     # An unhandled exception reaches the browser as a 500, never as a traceback.
     app.register_error_handler(500, handle_internal_error)

@@ -7,6 +7,10 @@
 - Shown: the first SHOWN_CHARACTERS characters and "…", enough to match a value across
   steps; a value too short to be cut that way is shown as "…" alone. A request_uri
   keeps its public URN prefix: only the reference after it is cut.
+- Who may ever see one whole (may_reveal): the client's own credentials, no browser,
+  ever; the signed-in user's tokens, that user's browser, only where a setting allows
+  it (the inspector's INSPECTOR_SHOWS_TOKENS); any other secret, the browser whose
+  flow it is, when asked to reveal it.
 """
 
 import re
@@ -16,18 +20,22 @@ from urllib.parse import urlsplit
 
 from .oauth_client import REQUEST_URI_PREFIX
 
+# The client's credentials (RFC 6749 §2.3.1; RFC 7521 §4.2's client assertion).
+CLIENT_CREDENTIALS = frozenset({"client_secret", "client_assertion"})
+# The tokens (RFC 6749 §5.1; OIDC Core §3.1.3.3).
+TOKENS = frozenset({"access_token", "refresh_token", "id_token"})
 # Parameters and JSON fields whose values are secrets or one-time credentials.
-SECRET_FIELDS = frozenset({
-    # The client's credentials (RFC 6749 §2.3.1; RFC 7521 §4.2's client assertion).
-    "client_secret", "client_assertion",
+SECRET_FIELDS = CLIENT_CREDENTIALS | TOKENS | frozenset({
     # What ties one flow together: whoever holds them can finish or forge it
     # (RFC 6749 §4.1.2, §10.12; OIDC Core §3.1.2.1; RFC 7636 §4.1; RFC 9126 §2.2).
     "code", "state", "nonce", "code_verifier", "request_uri",
-    # The tokens (RFC 6749 §5.1; OIDC Core §3.1.3.3).
-    "access_token", "refresh_token", "id_token",
     # What the user types at the login page, and the forms' anti-CSRF token.
     "password", "csrf_token",
 })
+# What a secret is, which says who may see it whole (may_reveal).
+CREDENTIAL = "client credential"
+TOKEN = "token"
+SECRET = "secret"
 # Headers whose value carries credentials after a visible scheme (RFC 7617, RFC 6750 §2.1).
 SECRET_HEADERS = frozenset({"authorization"})
 # Headers whose value is a URL: its secret query parameters are masked.
@@ -36,6 +44,28 @@ URL_HEADERS = frozenset({"location"})
 SHOWN_CHARACTERS = 6
 # A compact JWS/JWT: three base64url parts, the first a JSON object ('{"' = "eyJ").
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
+def field_kind(name):
+    """What the value of a parameter or JSON field is: CREDENTIAL, TOKEN, SECRET, or None (public)."""
+    if name in CLIENT_CREDENTIALS:
+        return CREDENTIAL
+    if name in TOKENS:
+        return TOKEN
+    return SECRET if name in SECRET_FIELDS else None
+
+
+def credentials_kind(header_value):
+    """What an Authorization header carries: the client's credentials (Basic), or a token."""
+    # RFC 7617: Basic is how this client authenticates (client_secret_basic); Bearer
+    # (RFC 6750 §2.1) carries the user's access token. Anything else: treated as ours.
+    scheme = header_value.partition(" ")[0].lower()
+    return TOKEN if scheme == "bearer" else CREDENTIAL
+
+
+def may_reveal(kind, shows_tokens):
+    """True if a browser may be sent a secret of this kind whole (never the client's credentials)."""
+    return kind == SECRET or (kind == TOKEN and shows_tokens)
 
 
 def mask(value):

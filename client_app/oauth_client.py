@@ -322,6 +322,9 @@ def check_callback(login, args):
     db.session.commit()
     if spent != 1:
         raise CallbackRejected("This login response has already been used.")
+    # Inspector: keep step 7 as received, even if a check below refuses it. Only now:
+    # a cross-site request with a made-up state must not become this browser's step 7.
+    flow.record_received(login, 7)
     # RFC 9207 §2.4: our AS advertises authorization_response_iss_parameter_supported,
     # so `iss` must be present and name the server we sent the user to (mix-up defence).
     issuer = current_app.config["ISSUER"]

@@ -49,7 +49,7 @@ def as_json(view):
             "channel": s["step"].channel,
             "state": s["state"],
             "message": message_data(s["message"]),
-            "values": {name: plain(shown) for name, _, shown in s["key_values"]},
+            "values": {name: plain(shown) for name, shown in s["key_values"]},
             "cross_checks": [{k: c[k] for k in ("name", "label", "outcome")} for c in s["checks"]],
             "authorization_server": s["server_requests"],
         } for s in view["steps"]],
@@ -100,7 +100,7 @@ def _note_lines(step_view, view):
     message = step_view["message"]
     if message is not None:
         lines.append(plain(message["start"]))
-    lines += [f"{name}: {plain(shown)}" for name, _, shown in step_view["key_values"]]
+    lines += [f"{name}: {plain(shown)}" for name, shown in step_view["key_values"]]
     if message is None:
         lines += [f"{r['method']} {r['path']} → {r['status']}" for r in step_view["server_requests"]]
     return lines

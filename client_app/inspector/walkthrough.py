@@ -10,7 +10,9 @@ Brings together, for the current LoginSession:
   of step 2...
 Secrets, as the client's one masking policy defines them (masking.py), are split out
 of every text into Pieces, so a page can mask them (with a reveal toggle) and an
-export can leave them masked.
+export can leave them masked. What no browser may have whole (the client's
+credentials; the user's tokens unless INSPECTOR_SHOWS_TOKENS) is masked here, on the
+server, before any page or export is made: the reveal toggle has nothing more to show.
 """
 
 import json
@@ -29,7 +31,9 @@ from .. import stepmode
 from ..flow import CHANNELS
 from ..flow import STEPS
 from ..flow import party
-from ..masking import SECRET_FIELDS
+from ..masking import SECRET
+from ..masking import TOKEN
+from ..masking import field_kind
 from ..models import now
 from . import jwt_view
 
@@ -39,15 +43,32 @@ JWT_NAMES = ("id_token", "access_token")
 
 @dataclass(frozen=True)
 class Piece:
-    """A run of text; a secret one is shown masked until revealed."""
+    """A run of text; a secret one (it has a masking kind) is shown masked until revealed.
+
+    A withheld piece is a secret already masked on the server (withhold): its text is
+    all a browser ever gets.
+    """
 
     text: str
-    secret: bool = False
+    kind: str | None = None
+    withheld: bool = False
+
+    @property
+    def secret(self):
+        """True if the text is a secret, to be masked until revealed."""
+        return self.kind is not None
 
     @property
     def masked(self):
         """The text, or if secret its first characters and an ellipsis (masking.mask)."""
         return masking.mask(self.text) if self.secret else self.text
+
+
+def withhold(pieces, shows_tokens=False):
+    """The pieces a browser may get: any secret it may not see whole is masked now, for good."""
+    return [Piece(piece.masked, withheld=True)
+            if piece.secret and not masking.may_reveal(piece.kind, shows_tokens) else piece
+            for piece in pieces]
 
 
 def plain(pieces, reveal=False):
@@ -66,7 +87,7 @@ def url_pieces(url):
         name, _, value = raw.partition("=")
         pieces.append(Piece(("&" if i else "") + name + ("=" if _ else "")))
         if value:
-            pieces.append(Piece(value, name in SECRET_FIELDS))
+            pieces.append(Piece(value, field_kind(name)))
     return pieces
 
 
@@ -77,7 +98,7 @@ def header_pieces(name, value):
     if name.lower() not in masking.SECRET_HEADERS:
         return [Piece(value)]
     visible, credentials = masking.split_credentials(value)
-    return _nonempty([Piece(visible), Piece(credentials, True)])
+    return _nonempty([Piece(visible), Piece(credentials, masking.credentials_kind(value))])
 
 
 def jwt_pieces(pieces):
@@ -89,7 +110,7 @@ def jwt_pieces(pieces):
             continue
         at = 0
         for jwt in masking.JWT.finditer(piece.text):
-            found += [Piece(piece.text[at:jwt.start()]), Piece(jwt.group(0), True)]
+            found += [Piece(piece.text[at:jwt.start()]), Piece(jwt.group(0), TOKEN)]
             at = jwt.end()
         found.append(Piece(piece.text[at:]))
     return _nonempty(found)
@@ -113,8 +134,8 @@ def body_pieces(body, content_type):
             pieces = [Piece("{\n")]
             for i, (name, value) in enumerate(data.items()):
                 pieces.append(Piece(f'  "{name}": '))
-                if name in SECRET_FIELDS and isinstance(value, str):
-                    pieces += [Piece('"'), Piece(value, True), Piece('"')]
+                if field_kind(name) and isinstance(value, str):
+                    pieces += [Piece('"'), Piece(value, field_kind(name)), Piece('"')]
                 else:
                     # Secrets nested deeper stay masked, even when the page reveals.
                     pieces.append(Piece(json.dumps(masking.mask_json(value), ensure_ascii=False)))
@@ -125,22 +146,27 @@ def body_pieces(body, content_type):
     if "x-www-form-urlencoded" in content_type:
         pieces = []
         for i, (name, value) in enumerate(parse_qsl(body, keep_blank_values=True)):
-            pieces += [Piece(("\n&" if i else "") + name + "="), Piece(value, name in SECRET_FIELDS)]
+            pieces += [Piece(("\n&" if i else "") + name + "="), Piece(value, field_kind(name))]
         return "form", pieces
     return "text", [Piece(body)]
 
 
-def message_view(message):
-    """A recorded message, ready for a page: start line, headers, body, as Pieces."""
-    headers = [(name, jwt_pieces(header_pieces(name, value))) for name, value in message.headers]
+def message_view(message, shows_tokens=False):
+    """A recorded message, ready for a page: start line, headers, body, as Pieces (withheld ones masked)."""
+
+    def shown(pieces):
+        """Pieces with every JWT split out, and what the browser may not have masked for good."""
+        return withhold(jwt_pieces(pieces), shows_tokens)
+
+    headers = [(name, shown(header_pieces(name, value))) for name, value in message.headers]
     content_type = next((v for n, v in message.headers if n.lower() == "content-type"), "")
     body_kind, body = body_pieces(message.body, content_type)
     if message.kind == "request":
         start = [Piece(f"{message.method} ")] + url_pieces(message.url)
     else:
         start = [Piece(f"HTTP {message.status}")]
-    return {"kind": message.kind, "start": jwt_pieces(start), "headers": headers, "body_kind": body_kind,
-            "body": jwt_pieces(body), "status": message.status, "from_host": message.from_host,
+    return {"kind": message.kind, "start": shown(start), "headers": headers, "body_kind": body_kind,
+            "body": shown(body), "status": message.status, "from_host": message.from_host,
             "to_host": message.to_host, "channel": message.channel}
 
 
@@ -172,8 +198,8 @@ def _header(message, name):
     return next((v for n, v in message.headers if n.lower() == name), "")
 
 
-def key_values(messages):
-    """The values worth pointing at in each step, {step: [(name, value, the Pieces that show it)]}."""
+def key_values(messages, shows_tokens=False):
+    """The values worth pointing at in each step, {step: [(name, the Pieces that show it)]}."""
     m = messages.get
     push, pushed, sent, callback = _form(m(2)), _json(m(3)), m(4), m(7)
     location = _header(sent, "location")
@@ -181,27 +207,28 @@ def key_values(messages):
     auth_2, auth_8, bearer = _header(m(2), "authorization"), _header(m(8), "authorization"), _header(m(11), "authorization")
     values = {
         2: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_2
-             else "client_secret_post (in the form)" if "client_secret" in push else "", False)]
-           + [(k, push.get(k, ""), k in SECRET_FIELDS) for k in ("scope", "state", "nonce", "code_challenge",
-                                                                 "code_challenge_method", "redirect_uri")],
-        3: [("request_uri", str(pushed.get("request_uri", "")), True),
-            ("expires_in", str(pushed.get("expires_in", "")), False)],
-        4: [("Location", location, False), ("request_uri", _query(location).get("request_uri", ""), True)],
-        7: [(k, _query(callback.url if callback else "").get(k, ""), k in SECRET_FIELDS)
+             else "client_secret_post (in the form)" if "client_secret" in push else "", None)]
+           + [(k, push.get(k, ""), field_kind(k)) for k in ("scope", "state", "nonce", "code_challenge",
+                                                          "code_challenge_method", "redirect_uri")],
+        3: [("request_uri", str(pushed.get("request_uri", "")), SECRET),
+            ("expires_in", str(pushed.get("expires_in", "")), None)],
+        4: [("Location", location, None), ("request_uri", _query(location).get("request_uri", ""), SECRET)],
+        7: [(k, _query(callback.url if callback else "").get(k, ""), field_kind(k))
             for k in ("code", "state", "iss")],
         8: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_8
-             else "client_secret_post (in the form)" if "client_secret" in token_request else "", False),
-            ("code", token_request.get("code", ""), True),
-            ("code_verifier", token_request.get("code_verifier", ""), True),
-            ("redirect_uri", token_request.get("redirect_uri", ""), False)],
-        10: [(k, str(tokens.get(k, "")), k in SECRET_FIELDS) for k in (
+             else "client_secret_post (in the form)" if "client_secret" in token_request else "", None),
+            ("code", token_request.get("code", ""), SECRET),
+            ("code_verifier", token_request.get("code_verifier", ""), SECRET),
+            ("redirect_uri", token_request.get("redirect_uri", ""), None)],
+        10: [(k, str(tokens.get(k, "")), field_kind(k)) for k in (
             "access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope")],
-        11: [("access token (Bearer)", bearer.partition(" ")[2], True)],
-        12: [("status", str(m(12).status) if m(12) else "", False)],
+        11: [("access token (Bearer)", bearer.partition(" ")[2], TOKEN)],
+        12: [("status", str(m(12).status) if m(12) else "", None)],
     }
     # A URL (step 4's Location) shows its secret parameters as secret Pieces.
-    return {step: [(name, value, url_pieces(value) if name == "Location" else [Piece(value, secret)])
-                   for name, value, secret in found if value] for step, found in values.items()}
+    return {step: [(name, withhold(url_pieces(value) if name == "Location" else [Piece(value, kind)],
+                                   shows_tokens))
+                   for name, value, kind in found if value] for step, found in values.items()}
 
 
 def cross_checks(messages, id_token_claims):
@@ -254,13 +281,15 @@ def states(messages, server, pause):
 
 def build(login, reveal=False):
     """Everything the inspector shows for this login (None: no flow yet)."""
+    # The user's own tokens reach their browser whole only if this demo says so.
+    shows_tokens = current_app.config["INSPECTOR_SHOWS_TOKENS"]
     messages = flow.messages(login.id) if login is not None else {}
     pause = stepmode.waiting(login)
     server, server_error = _server_report(login)
     jwts = _jwts(_json(messages.get(10)))
     id_claims = jwts.get("id_token", {}).get("claims_raw", {}) if jwts.get("id_token") else {}
     checks = cross_checks(messages, id_claims)
-    values = key_values(messages)
+    values = key_values(messages, shows_tokens)
     step_states = states(messages, server, pause)
     steps = []
     for step in STEPS:
@@ -270,7 +299,7 @@ def build(login, reveal=False):
             "target": party(step.target),
             "channel_text": CHANNELS[step.channel],
             "state": step_states.get(step.number, "pending"),
-            "message": message_view(messages[step.number]) if step.number in messages else None,
+            "message": message_view(messages[step.number], shows_tokens) if step.number in messages else None,
             "key_values": values.get(step.number, []),
             "checks": [c for c in checks if c["step"] == step.number],
             "server_requests": [_as_shown(r, reveal) for r in (server or {}).get("requests", [])
@@ -289,6 +318,7 @@ def build(login, reveal=False):
         "jwts": jwts,
         "cross_checks": checks,
         "reveal": reveal,
+        "shows_tokens": shows_tokens,
         "issuer": current_app.config["ISSUER"],
     }
 

@@ -2,10 +2,11 @@
 
   GET  /lab               the catalogue, a Run button per attack, and Run all
   POST /lab/run-all       run every attack except the slow expiry one
-  POST /lab/run/<slug>    run one attack (the expiry one waits expires_in + 1 seconds)
+  POST /lab/run/<slug>    run one attack (the expiry one waits expires_in + 1 seconds: 3 s)
 
 The attacks are in attacks.py; this module only runs and shows them. Results go
-straight into the POST's response and are stored nowhere.
+straight into the POST's response and are stored nowhere: only the browser that ran
+them sees them. One run at a time (lock.py): a run holds a client worker.
 """
 
 from flask import Blueprint
@@ -15,7 +16,12 @@ from flask import render_template
 
 from . import attacks
 from .kit import BLOCKED
+from .kit import LAB_PASSWORD
+from .kit import LAB_TARGET
+from .kit import LAB_USERNAME
+from .kit import MAX_WAIT_SECONDS
 from .kit import Target
+from .lock import one_run_at_a_time
 
 bp = Blueprint("lab", __name__)
 
@@ -29,7 +35,9 @@ def index():
 @bp.post("/lab/run-all")
 def run_all():
     """Run every attack but the slow one, live against the stack, and show the results."""
-    return render_lab(attacks.run_all(Target(current_app.config)))
+    with one_run_at_a_time():
+        results = attacks.run_all(Target(current_app.config))
+    return render_lab(results)
 
 
 @bp.post("/lab/run/<slug>")
@@ -38,7 +46,9 @@ def run_one(slug):
     attack = attacks.find(slug)
     if attack is None:
         abort(404, description=f"There is no attack called {slug!r} in the lab.")
-    return render_lab([attacks.run_attack(attack, Target(current_app.config))])
+    with one_run_at_a_time():
+        result = attacks.run_attack(attack, Target(current_app.config))
+    return render_lab([result])
 
 
 def render_lab(results=None):
@@ -46,7 +56,8 @@ def render_lab(results=None):
     numbers = {attack.slug: number for number, attack in enumerate(attacks.ATTACKS, start=1)}
     blocked = sum(result.verdict == BLOCKED for result in results or [])
     return render_template("lab/lab.html", attacks=attacks.ATTACKS, numbers=numbers,
-                           results=results, blocked=blocked)
+                           results=results, blocked=blocked, lab_user=(LAB_USERNAME, LAB_PASSWORD),
+                           lab_target=LAB_TARGET, expiry_wait=MAX_WAIT_SECONDS)
 
 
 def init_app(app):

@@ -1,15 +1,15 @@
 """`make attacks`: run the attack lab from the command line and print a table.
 
-    python -m client_app.lab                    every attack (the expiry one waits ~31 s)
+    python -m client_app.lab                    every attack (the expiry one waits ~3 s)
     python -m client_app.lab --fast             all but the expiry attack
     python -m client_app.lab -v                 also print every request and response
     python -m client_app.lab mix-up alg-none    only these attacks
     python -m client_app.lab --list             the catalogue, without running anything
 
 It reads the client's own settings (client_app/config.py, from the environment), so it
-attacks the stack the client would talk to: ISSUER, AUTH_SERVER_INTERNAL_URL, CLIENT_ID,
-CLIENT_SECRET, REDIRECT_URI, NOTES_API_URL, CLIENT_BASE_URL. Start the stack first
-(`make demo` in another terminal).
+attacks the stack the client would talk to: ISSUER, AUTH_SERVER_INTERNAL_URL, LAB_CLIENT_ID,
+LAB_CLIENT_SECRET (the lab's own client), CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
+NOTES_API_URL, CLIENT_BASE_URL. Start the stack first (`make demo` in another terminal).
 
 Exit status: 0 when every attack was blocked; 1 when one was not blocked, was refused
 in an unexpected way, or could not run; 2 for a bad command line.
@@ -90,7 +90,7 @@ def main(argv=None):
     print(f"Attack lab: attacking the stack of issuer {target.issuer} as client "
           f"{target.client_id!r}, API {target.notes_api}, client {target.client_base}.")
     if not args.fast and not args.slugs:
-        print("The request_uri expiry attack waits expires_in + 1 s (31 s with the defaults).")
+        print("The request_uri expiry attack waits expires_in + 1 s (3 s for the lab's client).")
     rows, results = [], []
     for result in attacks.each_result(target, include_slow=not args.fast, only=args.slugs,
                                       announce=lambda text: print(f"   ... {text}", flush=True)):

@@ -3,9 +3,12 @@
 Each attack is defined once, here: its name, what it tries, the spec section that
 blocks it, the outcome the spec prescribes, and the function that runs it over HTTP
 against the running stack, as an attacker (or a curious user with a browser) would.
-It uses only what this client knows: its own settings (issuer, client id and secret,
-redirect URI, the Notes API's and its own address) and the demo user's password;
-never another service's database or code.
+It uses only what this client knows: its own settings (issuer, the lab's own client
+id and secret, the app's client id and secret, redirect URI, the Notes API's and its
+own address) and the passwords of the lab's own demo users (never a real user's);
+never another service's database or code. What it creates at the AS is what any
+login creates: its pushes live 2 s (the lab client's registration) and are purged
+with every expired request.
 
     run_attack(attack, target)   -> Result    one attack (a Run button)
     run_all(target)              -> [Result]  all of them (Run all)
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -31,7 +35,10 @@ from joserfc.jwk import RSAKey
 
 from ..oauth_client import REQUEST_URI_PREFIX
 from .kit import COULD_NOT_RUN
+from .kit import LAB_TARGET
+from .kit import LAB_TARGET_PASSWORD
 from .kit import LAB_USERNAME
+from .kit import MAX_WAIT_SECONDS
 from .kit import CouldNotRun
 from .kit import Result
 from .kit import Run
@@ -44,9 +51,11 @@ from .kit import code_from
 from .kit import csrf_token
 from .kit import exchange_code
 from .kit import finish_sign_in
+from .kit import login_form
 from .kit import observed
 from .kit import push
 from .kit import push_form
+from .kit import sign_in
 from .kit import sign_in_and_allow
 from .kit import token_request
 from .kit import tokens_for
@@ -58,8 +67,12 @@ OTHER_CLIENT_ID = "seed-cli"
 # Addresses an attacker controls. Nothing is ever sent there: they only have to be refused.
 ATTACKER_REDIRECT_URI = "https://attacker.example/callback"
 ATTACKER_ISSUER = "https://attacker-as.example"
-# The longest request_uri lifetime the expiry attack is willing to wait out.
-MAX_EXPIRY_WAIT_SECONDS = 120
+# A name an attacker controls, rebound to the client's address (DNS rebinding).
+ATTACKER_HOST = "attacker.example"
+# The brute-force attack: logins it starts, and wrong passwords in each (fewer than the
+# AS's MAX_FAILED_LOGINS, 5, after which it closes one login).
+BRUTE_FORCE_LOGINS = 8
+GUESSES_PER_LOGIN = 3
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class Attack:
     run: Callable
     # The services it talks to: if one is down, the attack is not tried.
     needs: tuple
-    # The expiry attack waits out the request_uri's lifetime (31 s by default).
+    # The expiry attack waits out the request_uri's lifetime (3 s for the lab's client).
     slow: bool = False
 
 
@@ -191,9 +204,12 @@ def request_uri_replay(run):
 def request_uri_expired(run):
     """Wait out the request_uri's lifetime, then use it."""
     pushed = push(run, title="Steps 2-3: push (the response says expires_in)", setup=False)
-    if not 0 < pushed.expires_in <= MAX_EXPIRY_WAIT_SECONDS:
+    # The lab's client is registered with a 2 s request_uri lifetime: a 3 s wait.
+    if not 0 < pushed.expires_in + 1 <= MAX_WAIT_SECONDS:
         raise CouldNotRun(f"expires_in is {pushed.expires_in} s; the lab waits at most "
-                          f"{MAX_EXPIRY_WAIT_SECONDS} s.")
+                          f"{MAX_WAIT_SECONDS} s (register {run.target.client_id} at the "
+                          "authorization server with a request_uri lifetime of 1-2 s).")
+    # Whole seconds: a request_uri pushed at 10.9 s with expires_in 2 is refused from 13 s on.
     run.wait(pushed.expires_in + 1, f"expires_in ({pushed.expires_in} s) + 1")
     with requests.Session() as browser:
         late = run.send("GET", authorize_url(run, pushed.request_uri),
@@ -306,7 +322,7 @@ def call_api(run, token, title, method="GET", json_body=None):
 
 
 @attack("id-token-at-api", "A token for another audience at the API",
-        "Present the ID token (aud notes-web, typ JWT, signed by the same AS) as a Bearer "
+        "Present the ID token (aud: the lab's client, typ JWT, signed by the same AS) as a Bearer "
         "token to the Notes API.",
         "RFC 9068 §4; RFC 8725 §3.11",
         "Refused: 401 invalid_token.", needs=("auth_server", "notes_api"))
@@ -496,6 +512,115 @@ def unregistered_redirect_uri(run):
     run.expect_error(response, 400, "invalid_request")
     location = response.headers.get("Location")
     run.expect(location is None, f"redirect to {location}" if location else "no redirect", "no redirect")
+
+
+# -- the login form, the refresh grant and the client's own pages, once more --------------
+
+
+@attack("password-brute-force", "Password guessing across logins",
+        f"Guess the password of {LAB_TARGET} (a lab account): {GUESSES_PER_LOGIN} wrong guesses "
+        "per login, fewer than one login allows, then start a new login and go on, up to "
+        f"{BRUTE_FORCE_LOGINS * GUESSES_PER_LOGIN} guesses.",
+        "RFC 6819 §5.1.4.2.3; RFC 6585 §4",
+        "After a few wrong passwords the AS locks the account: its login form answers 429, "
+        "even to the right password.")
+def password_brute_force(run):
+    """Spread the guesses over many logins, so no single login reaches its limit."""
+    guesses = 0
+    for number in range(1, BRUTE_FORCE_LOGINS + 1):
+        pushed = push(run, title=f"Login {number}: push", record=number == 1)
+        with requests.Session() as browser:
+            arrival = run.send("GET", authorize_url(run, pushed.request_uri), browser=browser, record=False)
+            login_url, page = login_form(run, browser, arrival)
+            for _ in range(GUESSES_PER_LOGIN):
+                guesses += 1
+                answer = sign_in(run, browser, login_url, page, LAB_TARGET, f"guess-{guesses}",
+                                 f"Wrong password {guesses}", record=guesses == 1)
+                if answer.status_code == 429:
+                    run.note(f"{guesses - 1} wrong passwords over {number} logins, then 429: "
+                             "the account is locked.")
+                    right = sign_in(run, browser, login_url, page, LAB_TARGET, LAB_TARGET_PASSWORD,
+                                    "Now the right password", record=True)
+                    run.expect(right.status_code == 429, f"429 after {guesses - 1} wrong passwords; "
+                               f"the right one then: {observed(right)}", "429, the right password too")
+                    return
+                if answer.status_code < 400:
+                    run.expect(False, f"wrong password {guesses}: {observed(answer)}", "401, then 429")
+                    return
+                if answer.status_code != 401:
+                    break  # this login is closed (its own limit): start another one
+        run.note(f"Login {number}: wrong passwords up to {guesses} so far, none answered 429.")
+    run.expect(False, f"{guesses} wrong passwords over {BRUTE_FORCE_LOGINS} logins, never a 429",
+               "429 after a few wrong passwords")
+
+
+@attack("refresh-token-burn", "A refresh token from another client, or for more scope",
+        "Take the lab client's refresh token (scope 'openid read:notes offline_access'), present "
+        "it as the notes-web client, then as its own client asking for write:notes too; then "
+        "refresh as the rightful client.",
+        "RFC 6749 §6",
+        "As another client: 400 invalid_grant; with a wider scope: 400 invalid_scope; neither "
+        "burns the token: the rightful client's refresh then works (200).")
+def refresh_token_burn(run):
+    """Misuse a refresh token twice; it must stay the rightful client's, and usable."""
+    granted = "openid read:notes offline_access"
+    refresh_token = tokens_for(run, scope=granted).get("refresh_token")
+    if not refresh_token:
+        raise CouldNotRun("No refresh token was issued (was offline_access granted?).")
+    grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    other_client = run.target.web_client
+    stolen = token_request(run, grant, f"The refresh token, presented by {other_client[0]}",
+                           client=other_client)
+    run.expect_error(stolen, 400, "invalid_grant")
+    wider = token_request(run, {**grant, "scope": granted + " write:notes"},
+                          "The refresh token, asking for write:notes too")
+    run.expect_error(wider, 400, "invalid_scope")
+    rightful = token_request(run, grant, "The rightful client refreshes, as it always could")
+    run.expect(rightful.status_code == 200, f"the rightful refresh: {observed(rightful)}",
+               "the rightful refresh: 200")
+
+
+@attack("foreign-host", "A foreign Host header (DNS rebinding)",
+        f"Ask the client for its flow inspector with Host: {ATTACKER_HOST}, as a page on an "
+        "attacker's domain whose name now points at the client's address would.",
+        "RFC 9110 §7.2",
+        "Refused: 400, the client answers only to its own names.",
+        needs=("client_app",))
+def foreign_host(run):
+    """The request of a rebound name: the client's address, someone else's Host."""
+    response = run.send("GET", run.target.client_base + "/inspector",
+                        f"The inspector, asked for as {ATTACKER_HOST}", headers={"Host": ATTACKER_HOST})
+    run.expect_status(response, 400)
+
+
+@attack("forged-callback", "A forged callback as the inspector's step 7",
+        "While a login waits at the AS, make the browser open /callback?state=x&error=access_denied"
+        "&error_description=… from another site (the Lax cookie comes along).",
+        "RFC 6749 §10.12",
+        "The client refuses it with a 400 page, and the inspector keeps no step 7 for it.",
+        needs=("client_app",))
+def forged_callback(run):
+    """Plant a made-up authorization response in the victim's flow record."""
+    base = run.target.client_base
+    planted = "Your account was closed: call +1 555 0100"
+    with requests.Session() as victim:
+        home = run.send("GET", base + "/", browser=victim, record=False)
+        run.require(home, (200,), "Opening the client's home page")
+        started = run.send("POST", base + "/login", "The victim clicks 'Log in'", browser=victim,
+                           setup=True, data={"csrf_token": csrf_token(home)})
+        run.require(started, (302, 303), "Starting a login at the client")
+        run.note("The victim's browser is at the authorization server's login page now.")
+        forged = run.send("GET", base + "/callback", "A cross-site link opens the callback",
+                          browser=victim, params={"state": "x", "error": "access_denied",
+                                                  "error_description": planted})
+        run.expect_page(forged, 400)
+        inspector = run.send("GET", base + "/inspector", browser=victim, record=False)
+        run.require(inspector, (200,), "Opening the victim's flow inspector")
+    shown = re.search(r'id="step-7"[^>]*data-state="([a-z]+)"', inspector.text)
+    state = shown.group(1) if shown else "missing"
+    run.note(f"The victim's flow inspector shows step 7: {state}.")
+    run.expect(state == "pending" and planted not in inspector.text, f"step 7 {state}",
+               "step 7 pending (nothing recorded)")
 
 
 # -- running them ---------------------------------------------------------------------------

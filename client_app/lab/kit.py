@@ -48,9 +48,17 @@ COULD_NOT_RUN = "COULD NOT RUN"
 # The worst verdict among an attack's checks wins.
 _SEVERITY = {BLOCKED: 0, UNEXPECTED: 1, NOT_BLOCKED: 2}
 
-# DEMO ONLY: the lab signs in as the demo user whose password the login page shows.
-LAB_USERNAME = "alice"
-LAB_PASSWORD = "alice"
+# DEMO ONLY: the lab's own accounts at the AS (auth_server/config.py's demo users),
+# never a real user's: it signs in as `lab`, and its brute-force attack guesses at
+# `lab-target`, so that a lockout leaves `lab` free for the other attacks.
+LAB_USERNAME = "lab"
+LAB_PASSWORD = "lab"
+LAB_TARGET = "lab-target"
+LAB_TARGET_PASSWORD = "lab-target"
+
+# The longest an attack may wait (the expiry attack, a rate limit's Retry-After): from
+# the page it holds a client worker meanwhile, so a couple of seconds at most.
+MAX_WAIT_SECONDS = 3
 
 # How much of a response body a recorded exchange keeps.
 BODY_LIMIT = 700
@@ -180,12 +188,15 @@ class Target:
     """The stack as this client knows it: its own settings, and the AS's discovery.
 
     `config` is the client's configuration (app.config, or config.Config's values).
+    The lab pushes as its own client (LAB_CLIENT_ID), whose request_uri lives 2 s; the
+    app's own client (`web_client`) is only "another client" to it.
     """
 
     def __init__(self, config):
         self.issuer = config["ISSUER"]
-        self.client_id = config["CLIENT_ID"]
-        self.client_secret = config["CLIENT_SECRET"]
+        self.client_id = config["LAB_CLIENT_ID"]
+        self.client_secret = config["LAB_CLIENT_SECRET"]
+        self.web_client = (config["CLIENT_ID"], config["CLIENT_SECRET"])
         self.auth_method = config["TOKEN_ENDPOINT_AUTH_METHOD"]
         self.redirect_uri = config["REDIRECT_URI"]
         self.scope = config["SCOPE"]
@@ -227,8 +238,8 @@ class Run:
         self.checks = []
         self.message = ""
         # Every secret seen on the wire, so that no recorded text can show one whole.
-        self.secrets = {target.client_secret}
-        # Where to say "waiting 31 s..." while it happens (the command line prints it).
+        self.secrets = {target.client_secret, target.web_client[1]}
+        # Where to say "waiting 3 s..." while it happens (the command line prints it).
         self.announce = announce or (lambda text: None)
 
     # -- sending ---------------------------------------------------------------
@@ -250,24 +261,29 @@ class Run:
             self.steps.append(self._capture(title, response, setup))
         return response
 
-    def client_post(self, url, form, title, secret=None, authenticate=True, setup=False):
-        """POST a form as the client, authenticating the way it does (RFC 6749 §2.3.1)."""
+    def client_post(self, url, form, title, secret=None, authenticate=True, setup=False, record=True,
+                    client_id=None):
+        """POST a form as the lab's client (or `client_id`), authenticating as the client does (RFC 6749 §2.3.1)."""
         target = self.target
-        form = {"client_id": target.client_id, **form}
+        client_id = client_id or target.client_id
+        form = {"client_id": client_id, **form}
         auth = None
         if authenticate:
             secret = target.client_secret if secret is None else secret
             # The client's own code for it, so the lab authenticates exactly as the client does.
-            form, auth = client_authentication(form, target.client_id, secret, target.auth_method)
+            form, auth = client_authentication(form, client_id, secret, target.auth_method)
             self.secrets.add(secret)
-        return self.send("POST", url, title, data=form, auth=auth, setup=setup)
+        return self.send("POST", url, title, data=form, auth=auth, setup=setup, record=record)
 
     def note(self, text):
         """Tell a step in words."""
         self.steps.append(Note(text))
 
     def wait(self, seconds, why):
-        """Sleep as part of the attack, saying so (the command line shows it live)."""
+        """Sleep as part of the attack, saying so (the command line shows it live); never long."""
+        if seconds > MAX_WAIT_SECONDS:
+            raise CouldNotRun(f"The attack would wait {seconds} s ({why}); the lab waits at most "
+                              f"{MAX_WAIT_SECONDS} s, not to hold a worker of the client.")
         self.note(f"Waited {seconds} s: {why}.")
         self.announce(f"waiting {seconds} s: {why}")
         time.sleep(seconds)
@@ -295,6 +311,17 @@ class Run:
         else:
             verdict = UNEXPECTED
         self.checks.append(Check(verdict, saw, f"{status} error page"))
+
+    def expect_status(self, response, status):
+        """The response must be a refusal with this status, whatever its body."""
+        saw = observed(response)
+        if response.status_code == status:
+            verdict = BLOCKED
+        elif response.status_code < 400:
+            verdict = NOT_BLOCKED
+        else:
+            verdict = UNEXPECTED
+        self.checks.append(Check(verdict, saw, str(status)))
 
     def expect(self, holds, saw, expected):
         """A property the defence guarantees; if it does not hold, the attack worked."""
@@ -433,19 +460,19 @@ def push_form(target, **overrides):
     return form, verifier
 
 
-def push(run, title="Steps 2-3: push the authorization request", setup=True, **overrides):
+def push(run, title="Steps 2-3: push the authorization request", setup=True, record=True, **overrides):
     """Push a request (authenticated as the client) and return its request_uri and verifier."""
     form, verifier = push_form(run.target, **overrides)
     endpoint = run.target.metadata()["pushed_authorization_request_endpoint"]
-    response = run.client_post(endpoint, form, title, setup=setup)
+    response = run.client_post(endpoint, form, title, setup=setup, record=record)
     if response.status_code == 429:
         # RFC 9126 §2.3: the AS rate-limits pushes; wait as told (briefly), then once more.
         delay = int(response.headers.get("Retry-After", "0") or 0)
-        if not 0 < delay <= 15:
+        if not 0 < delay <= MAX_WAIT_SECONDS:
             raise CouldNotRun(f"The authorization server rate-limits this client's pushes "
                               f"(429, Retry-After {delay or '?'} s); try again later.")
         run.wait(delay, "the authorization server rate-limited the push (429 Retry-After)")
-        response = run.client_post(endpoint, form, title, setup=setup)
+        response = run.client_post(endpoint, form, title, setup=setup, record=record)
     run.require(response, (201,), "Pushing the authorization request")
     body = response.json()
     return Pushed(body["request_uri"], int(body.get("expires_in", 0)), verifier, form["state"])
@@ -484,11 +511,8 @@ def finish_sign_in(run, browser, arrival, setup=True, show_consent=False):
 
     Returns (the redirect back to the client, the consent page's response).
     """
-    run.require(arrival, (302, 303), "Arriving at /authorize")
-    login_url = urljoin(arrival.url, arrival.headers["Location"])
-    page = run.send("GET", login_url, browser=browser, record=False)
-    signed_in = run.send("POST", login_url, browser=browser, record=False, data={
-        "csrf_token": csrf_token(page), "username": LAB_USERNAME, "password": LAB_PASSWORD})
+    login_url, page = login_form(run, browser, arrival)
+    signed_in = sign_in(run, browser, login_url, page, LAB_USERNAME, LAB_PASSWORD)
     run.require(signed_in, (302, 303), f"Signing in as {LAB_USERNAME}")
     run.note(f"Step 5: signed in as {LAB_USERNAME} on the authorization server's login page.")
     consent_url = urljoin(login_url, signed_in.headers["Location"])
@@ -498,6 +522,19 @@ def finish_sign_in(run, browser, arrival, setup=True, show_consent=False):
                        setup=setup, data={"csrf_token": csrf_token(consent), "allow": "Allow"})
     run.require(allowed, (302, 303), "Allowing at the consent page")
     return allowed.headers["Location"], consent
+
+
+def login_form(run, browser, arrival):
+    """Step 5's login form, after the browser's arrival at /authorize: (its URL, the page)."""
+    run.require(arrival, (302, 303), "Arriving at /authorize")
+    login_url = urljoin(arrival.url, arrival.headers["Location"])
+    return login_url, run.send("GET", login_url, browser=browser, record=False)
+
+
+def sign_in(run, browser, login_url, page, username, password, title="", record=False):
+    """Post the AS's login form (`page`) with a username and password; the AS's answer."""
+    return run.send("POST", login_url, title, browser=browser, record=record, data={
+        "csrf_token": csrf_token(page), "username": username, "password": password})
 
 
 def callback_params(location):
@@ -522,9 +559,11 @@ def authorized_code(run, **overrides):
     return pushed, code_from(location)
 
 
-def token_request(run, form, title, setup=False):
-    """POST a grant to the token endpoint as the client (RFC 6749 §3.2)."""
-    return run.client_post(run.target.metadata()["token_endpoint"], form, title, setup=setup)
+def token_request(run, form, title, setup=False, client=None):
+    """POST a grant to the token endpoint as the lab's client, or as `client` (id, secret) (RFC 6749 §3.2)."""
+    client_id, secret = client or (None, None)
+    return run.client_post(run.target.metadata()["token_endpoint"], form, title, setup=setup,
+                           client_id=client_id, secret=secret)
 
 
 def exchange_code(run, pushed, code, title="Step 8: the client exchanges the code", setup=False, **overrides):

@@ -139,11 +139,11 @@ def test_the_first_message_of_a_step_wins(flow):
 
 
 def test_a_refused_callback_is_still_recorded(flow, expect_page):
-    """Step 7 is kept even when the checks refuse it (the flows most worth inspecting)."""
+    """Step 7 is kept even when a check after the state refuses it (the flows most worth inspecting)."""
     flow.start()
-    expect_page(flow.callback(state="forged"), 400, "Login response rejected")
+    expect_page(flow.callback(iss="http://evil.test"), 400, "Login response rejected")
     found = recorded(flow)
-    assert "state=forged" in found[7].url
+    assert "iss=http://evil.test" in found[7].url
     assert 8 not in found
 
 

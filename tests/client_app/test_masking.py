@@ -116,3 +116,35 @@ def test_the_lab_follows_the_policy(app):
     run = kit.Run(kit.Target(app.config))
     run.secrets.add(VALUE)
     assert run.scrub(f"saw {VALUE} and {JWT}") == "saw SplxlO… and eyJhbG…"
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("client_secret", masking.CREDENTIAL), ("client_assertion", masking.CREDENTIAL),
+    ("access_token", masking.TOKEN), ("refresh_token", masking.TOKEN), ("id_token", masking.TOKEN),
+    ("code", masking.SECRET), ("code_verifier", masking.SECRET), ("state", masking.SECRET),
+    ("scope", None), ("client_id", None),
+])
+def test_what_each_field_is(name, kind):
+    """The client's credentials, the user's tokens, the other secrets, and the public rest."""
+    assert masking.field_kind(name) == kind
+
+
+@pytest.mark.parametrize(("header", "kind"), [
+    ("Basic bm90ZXMtd2ViOnNlY3JldA==", masking.CREDENTIAL),
+    ("basic bm90ZXMtd2ViOnNlY3JldA==", masking.CREDENTIAL),
+    ("Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", masking.TOKEN),
+    ("opaque-value", masking.CREDENTIAL),
+])
+def test_what_an_authorization_header_carries(header, kind):
+    """Basic is the client authenticating; Bearer is the user's token; anything else counts as ours."""
+    assert masking.credentials_kind(header) == kind
+
+
+@pytest.mark.parametrize(("kind", "shows_tokens", "allowed"), [
+    (masking.CREDENTIAL, False, False), (masking.CREDENTIAL, True, False),
+    (masking.TOKEN, False, False), (masking.TOKEN, True, True),
+    (masking.SECRET, False, True), (masking.SECRET, True, True),
+])
+def test_who_may_see_a_secret_whole(kind, shows_tokens, allowed):
+    """Never the client's credentials; the tokens only where the setting allows; the rest on request."""
+    assert masking.may_reveal(kind, shows_tokens) is allowed

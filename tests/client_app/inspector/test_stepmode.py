@@ -128,7 +128,7 @@ def test_the_switch_is_the_browsers_and_outlives_its_logins(stepwise, expect_pag
     flow.start()
     flow.post_form("/logout", page="/inspector")
     assert flow.start().headers["Location"] == "/inspector#step-2"
-    assert set(flow.cookie_session()) <= {"login_session_id", "csrf_token", "_flashes"}
+    assert set(flow.cookie_session()) <= {"login_session_id", "csrf_token", "browser_id", "_flashes"}
     expect_page(flow.client.get("/"), 200, "Step-by-step mode: on")
 
 

@@ -4,16 +4,26 @@ The attacks themselves run against the real stack in tests/integration/test_atta
 here the peers are the fake ones from conftest.py (or nobody at all).
 """
 
+import base64
 import json
 import re
+from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from auth_server.config import Config as AuthServerConfig
+from client_app import flow
+from client_app import oauth_client
 from client_app.lab import attacks
+from client_app.lab import kit
 from client_app.lab.kit import BLOCKED
 from client_app.lab.kit import COULD_NOT_RUN
+from client_app.lab.kit import LAB_PASSWORD
+from client_app.lab.kit import LAB_TARGET
+from client_app.lab.kit import LAB_TARGET_PASSWORD
+from client_app.lab.kit import LAB_USERNAME
 from client_app.lab.kit import NOT_BLOCKED
 from client_app.lab.kit import UNEXPECTED
 from client_app.lab.kit import Run
@@ -30,6 +40,8 @@ REQUIRED = [
     "wrong-pkce-verifier", "token-redirect-uri-mismatch", "id-token-at-api", "missing-scope",
     "alg-none", "hs256-confusion", "refresh-token-reuse", "callback-csrf", "mix-up",
     "plain-authorization-request", "unregistered-redirect-uri",
+    # Security round two: one attack per rule that can be shown live.
+    "password-brute-force", "refresh-token-burn", "foreign-host", "forged-callback",
 ]
 # Secrets the fake exchanges below carry: none may ever appear whole in a result.
 ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLXRoZS1hY2Nlc3MtdG9rZW4"
@@ -43,6 +55,11 @@ REQUEST_URI = "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c"
 def target(app):
     """The lab's view of the stack, from the test app's settings."""
     return Target(app.config)
+
+
+def run(slug, target):
+    """Run one attack of the catalogue live (against whatever peers the test set up)."""
+    return attacks.run_attack(attacks.find(slug), target)
 
 
 def result_text(result):
@@ -62,7 +79,7 @@ class TestCatalogue:
     """Every attack is defined once, with what it tries, its section and its outcome."""
 
     def test_every_required_attack_is_there(self):
-        """All 19 attacks, each once."""
+        """All 23 attacks, each once."""
         slugs = [attack.slug for attack in attacks.ATTACKS]
         assert sorted(slugs) == sorted(REQUIRED)
         assert len(set(slugs)) == len(slugs)
@@ -87,6 +104,7 @@ class TestCatalogue:
         ("wrong-pkce-verifier", "400 invalid_grant"), ("id-token-at-api", "401 invalid_token"),
         ("missing-scope", "403 insufficient_scope"), ("alg-none", "401 invalid_token"),
         ("refresh-token-reuse", "400 invalid_grant"), ("unregistered-redirect-uri", "400 invalid_request"),
+        ("refresh-token-burn", "400 invalid_grant"), ("refresh-token-burn", "400 invalid_scope"),
     ])
     def test_expected_outcomes_name_the_rfc_error(self, slug, code):
         """Where the spec names an error code, the expected outcome says it."""
@@ -236,13 +254,16 @@ class TestStackDown:
     """With nothing listening, every result is readable and says which service is missing."""
 
     def test_run_all_names_the_unreachable_service(self, target, http):
-        """No attack runs; each says the authorization server could not be reached."""
+        """No attack runs; each says which service it needed could not be reached."""
         results = attacks.run_all(target)
         assert [r.attack.slug for r in results] == [a.slug for a in attacks.ATTACKS if not a.slow]
         for result in results:
             assert result.verdict == COULD_NOT_RUN
-            assert result.saw.startswith("not run: auth_server")
-            assert f"Could not reach the authorization server at {ISSUER}" in result.message
+            assert result.saw.startswith(f"not run: {result.attack.needs[0]}")
+            if "auth_server" in result.attack.needs:
+                assert f"Could not reach the authorization server at {ISSUER}" in result.message
+            else:
+                assert "Could not reach the notes client (client_app) at http://localhost:3000" in result.message
             assert "make demo" in result.message
             assert "Traceback" not in result.message
 
@@ -268,3 +289,196 @@ class TestStackDown:
         assert result.verdict == COULD_NOT_RUN
         assert result.message == "The attack itself failed (KeyError); the client's log has the details."
         assert "attack lab: broken failed" in caplog.text
+
+
+class TestTheLabsOwnAccounts:
+    """The lab uses its own client and its own users at the AS: never notes-web's budget, never a real user."""
+
+    def test_it_pushes_as_its_own_client(self, app, target, auth_server):
+        """HTTP Basic with LAB_CLIENT_ID (registered at the AS with a short request_uri lifetime)."""
+        run("request-uri-in-push", target)
+        credentials = base64.b64decode(auth_server.pushes[-1]["authorization"].split(" ")[1]).decode()
+        assert credentials == f"{app.config['LAB_CLIENT_ID']}:{app.config['LAB_CLIENT_SECRET']}"
+        assert app.config["LAB_CLIENT_ID"] != app.config["CLIENT_ID"]
+        lab_client = next(c for c in AuthServerConfig.CLIENTS if c["client_id"] == app.config["LAB_CLIENT_ID"])
+        assert lab_client["client_secret"] == app.config["LAB_CLIENT_SECRET"]
+
+    def test_it_signs_in_as_the_lab_user(self, target, front_channel):
+        """The user typed at the AS's login form is `lab`, a demo account that is no real user."""
+        run("wrong-pkce-verifier", target)
+        assert front_channel.usernames() == {LAB_USERNAME}
+        demo_users = {user["username"]: user for user in AuthServerConfig.USERS}
+        assert demo_users[LAB_USERNAME]["password"] == LAB_PASSWORD
+        assert LAB_USERNAME not in ("alice", "bob")
+
+    def test_the_expiry_attack_waits_a_couple_of_seconds(self, target, auth_server, http, monkeypatch):
+        """expires_in from the push (the lab client's: 2 s), plus one: a worker is held 3 s, not 31."""
+        waited = []
+        monkeypatch.setattr(kit.time, "sleep", waited.append)
+        auth_server.par_expires_in = next(c for c in AuthServerConfig.CLIENTS
+                                          if c["client_id"] == "notes-lab")["request_uri_lifetime"]
+        http.add("GET", f"{ISSUER}/authorize", status=400, content_type="text/html",
+                 body="<main><p><code>invalid_request_uri</code></p></main>")
+        result = run("request-uri-expired", target)
+        assert result.verdict == BLOCKED
+        assert waited == [auth_server.par_expires_in + 1]
+        assert sum(waited) <= kit.MAX_WAIT_SECONDS
+
+    def test_a_rate_limited_push_is_not_waited_out_for_long(self, target, auth_server, monkeypatch):
+        """The AS answers 429 with Retry-After 10 (its window): the lab does not wait, it says why."""
+        waited = []
+        monkeypatch.setattr(kit.time, "sleep", waited.append)
+        auth_server.par_error = (429, {"error": "invalid_request"}, {"Retry-After": "10"})
+        result = run("request-uri-replay", target)
+        assert result.verdict == COULD_NOT_RUN
+        assert "Retry-After 10 s" in result.message
+        assert waited == []
+
+    def test_the_expiry_attack_will_not_hold_a_worker_for_long(self, target, auth_server, monkeypatch):
+        """A request_uri that lives 30 s (the lab client not registered as such): not run, nothing waited."""
+        waited = []
+        monkeypatch.setattr(kit.time, "sleep", waited.append)
+        auth_server.par_expires_in = 30
+        result = run("request-uri-expired", target)
+        assert result.verdict == COULD_NOT_RUN
+        assert f"waits at most {kit.MAX_WAIT_SECONDS} s" in result.message
+        assert waited == []
+
+
+class TestPasswordBruteForce:
+    """(a) Guessing across logins, a few guesses each: only an account lockout stops it."""
+
+    def test_without_a_lockout_it_is_not_blocked(self, target, front_channel):
+        """Every guess answered 401, login after login: NOT BLOCKED, and only lab-target was tried."""
+        result = run("password-brute-force", target)
+        assert result.verdict == NOT_BLOCKED
+        budget = attacks.BRUTE_FORCE_LOGINS * attacks.GUESSES_PER_LOGIN
+        assert result.saw == f"{budget} wrong passwords over {attacks.BRUTE_FORCE_LOGINS} logins, never a 429"
+        assert front_channel.usernames() == {LAB_TARGET}
+        assert front_channel.arrivals == attacks.BRUTE_FORCE_LOGINS
+        assert max(front_channel.per_login.values()) == attacks.GUESSES_PER_LOGIN
+        assert all(status == 401 for _, _, status in front_channel.attempts)
+
+    def test_a_lockout_blocks_it_even_for_the_right_password(self, target, front_channel):
+        """After lock_after wrong passwords the form answers 429, the right password too: BLOCKED."""
+        front_channel.lock_after = 5
+        result = run("password-brute-force", target)
+        assert result.verdict == BLOCKED
+        assert [status for _, _, status in front_channel.attempts][-2:] == [429, 429]
+        assert front_channel.attempts[-1][1] == LAB_TARGET_PASSWORD
+        assert len(front_channel.attempts) == front_channel.lock_after + 2
+        assert front_channel.usernames() == {LAB_TARGET}
+
+    def test_a_lock_that_lets_the_right_password_in_is_not_blocked(self, target, front_channel):
+        """429 for wrong guesses but not for the right one: still an oracle for the attacker."""
+        front_channel.lock_after, front_channel.leaky_lock = 5, True
+        assert run("password-brute-force", target).verdict == NOT_BLOCKED
+
+    def test_a_login_closed_early_is_followed_by_a_new_one(self, target, front_channel):
+        """An AS that closes a login after 2 wrong passwords: the attack starts the next one."""
+        front_channel.closes_after = 2
+        result = run("password-brute-force", target)
+        assert result.verdict == NOT_BLOCKED
+        assert front_channel.arrivals == attacks.BRUTE_FORCE_LOGINS
+        assert max(front_channel.per_login.values()) == 1
+
+
+class RefreshRules:
+    """A token endpoint's answer to the refresh attempts of the burn attack (and the code exchange)."""
+
+    def __init__(self, lab_client, accepts_other_client=False, accepts_wider_scope=False, burns=False):
+        self.lab_client = lab_client
+        self.accepts_other_client = accepts_other_client
+        self.accepts_wider_scope = accepts_wider_scope
+        self.burns = burns
+        self.burned = False
+        self.seen = []  # (client_id, scope) of each refresh
+
+    def __call__(self, request):
+        """400 invalid_grant or invalid_scope as RFC 6749 §6 says, unless told to go along."""
+        form = dict(parse_qsl(request.body))
+        client_id = base64.b64decode(request.headers["Authorization"].split(" ")[1]).decode().split(":")[0]
+        self.seen.append((client_id, form.get("scope")))
+        tokens = {"access_token": "at-" + "x" * 20, "refresh_token": "rt-" + "y" * 20, "token_type": "Bearer"}
+        refused = None
+        if client_id != self.lab_client and not self.accepts_other_client:
+            refused = "invalid_grant"
+            self.burned = self.burns
+        elif form.get("scope") and not self.accepts_wider_scope:
+            refused = "invalid_scope"
+        elif self.burned:
+            refused = "invalid_grant"
+        if refused:
+            return 400, {"Content-Type": "application/json"}, json.dumps({"error": refused})
+        return 200, {"Content-Type": "application/json"}, json.dumps(tokens)
+
+
+class TestRefreshTokenBurn:
+    """(b) The lab client's refresh token, presented by another client or for more scope."""
+
+    @pytest.fixture
+    def endpoint(self, app, http, auth_server, monkeypatch):
+        """A token endpoint with RefreshRules; the login before it is taken as done."""
+        monkeypatch.setattr(attacks, "tokens_for", lambda run, **scope: {"refresh_token": "rt-lab-" + "z" * 20})
+        http.remove("POST", f"{ISSUER}/oauth/token")
+
+        def install(**behaviour):
+            """Answer refreshes with these rules."""
+            rules = RefreshRules(app.config["LAB_CLIENT_ID"], **behaviour)
+            http.add_callback("POST", f"{ISSUER}/oauth/token", rules)
+            return rules
+
+        return install
+
+    def test_the_spec_blocks_it(self, app, target, endpoint):
+        """Another client: invalid_grant; wider scope: invalid_scope; the rightful refresh: 200."""
+        rules = endpoint()
+        result = run("refresh-token-burn", target)
+        assert result.verdict == BLOCKED
+        assert [client for client, _ in rules.seen] == [app.config["CLIENT_ID"], app.config["LAB_CLIENT_ID"],
+                                                        app.config["LAB_CLIENT_ID"]]
+        assert "write:notes" in rules.seen[1][1]
+        assert rules.seen[2][1] is None
+
+    @pytest.mark.parametrize("behaviour", [{"accepts_other_client": True}, {"accepts_wider_scope": True},
+                                           {"burns": True}], ids=lambda b: next(iter(b)))
+    def test_going_along_or_burning_the_token_is_not_blocked(self, target, endpoint, behaviour):
+        """Any of the three going wrong: NOT BLOCKED."""
+        endpoint(**behaviour)
+        assert run("refresh-token-burn", target).verdict == NOT_BLOCKED
+
+
+class TestAttacksOnTheClient:
+    """(c) and (d): the client app itself, in this process, answering the lab over HTTP."""
+
+    def test_a_foreign_host_is_served_without_trusted_hosts(self, target, client_peer):
+        """No TRUSTED_HOSTS: the inspector answers a rebound name: NOT BLOCKED."""
+        result = run("foreign-host", target)
+        assert result.verdict == NOT_BLOCKED
+        assert client_peer.hosts == [attacks.ATTACKER_HOST]
+
+    def test_a_foreign_host_is_refused_with_trusted_hosts(self, app, target, client_peer):
+        """TRUSTED_HOSTS names the client's own host: 400 page: BLOCKED."""
+        app.config["TRUSTED_HOSTS"] = [urlsplit(app.config["CLIENT_BASE_URL"]).hostname]
+        result = run("foreign-host", target)
+        assert (result.verdict, result.saw) == (BLOCKED, "400 Bad Request")
+
+    def test_a_forged_callback_is_refused_and_not_recorded(self, target, client_peer):
+        """The client refuses it (400) and the victim's inspector shows no step 7: BLOCKED."""
+        result = run("forged-callback", target)
+        assert result.verdict == BLOCKED, result.checks
+        assert [check.verdict for check in result.checks] == [BLOCKED, BLOCKED]
+
+    def test_a_client_that_records_before_checking_is_caught(self, target, client_peer, monkeypatch):
+        """Step 7 recorded before the state check (the old code): NOT BLOCKED."""
+        check_callback = oauth_client.check_callback
+
+        def records_first(login, args):
+            """Record the callback, then check it."""
+            flow.record_received(login, 7)
+            return check_callback(login, args)
+
+        monkeypatch.setattr(oauth_client, "check_callback", records_first)
+        result = run("forged-callback", target)
+        assert result.verdict == NOT_BLOCKED
+        assert "step 7 failed" in result.saw

@@ -4,8 +4,15 @@ import html
 import re
 
 import pytest
+from sqlalchemy import select
 
+from client_app.lab import attacks
+from client_app.lab import kit
+from client_app.lab import lock
 from client_app.lab.attacks import ATTACKS
+from client_app.lab.lock import LabRun
+from client_app.models import db
+from client_app.models import now
 
 from ..conftest import CLIENT_SECRET
 from ..conftest import ISSUER
@@ -44,7 +51,7 @@ def test_the_lab_lists_every_attack(client, expect_page):
         assert f'aria-label="Run attack {number}: {attack.name}"' in page
     assert 'action="/lab/run-all"' in page
     # The slow one says how long it takes, and that Run all leaves it out.
-    assert "about 31 s" in page and "Not part of Run all" in page
+    assert "about 3 s" in page and "Not part of Run all" in page
     # Every form carries a CSRF token.
     assert page.count('name="csrf_token"') == page.count("<form")
 
@@ -68,13 +75,14 @@ def test_unknown_attack(lab_form, expect_page):
 
 def test_run_all_with_the_stack_down_is_readable(lab_form, http, expect_page):
     """Nothing answers: every fast attack says COULD NOT RUN and which service is missing."""
-    page = expect_page(lab_form("/lab/run-all"), 200, "Results: 0 of 18 blocked")
+    fast = [a for a in ATTACKS if not a.slow]
+    page = expect_page(lab_form("/lab/run-all"), 200, f"Results: 0 of {len(fast)} blocked")
     assert verdicts(page) == {a.slug: "COULD NOT RUN" for a in ATTACKS if not a.slow}
     assert f"Could not reach the authorization server at {ISSUER}" in page
     assert "Start it with `make demo`" in page
 
 
-def test_one_attack_shows_request_and_response(lab_form, auth_server, expect_page):
+def test_one_attack_shows_request_and_response(app, lab_form, auth_server, expect_page):
     """A run shows the request sent, the response received, the verdict and the section."""
     auth_server.par_error = (400, {"error": "invalid_request", "error_description": "request_uri pushed"})
     page = expect_page(lab_form("/lab/run/request-uri-in-push"), 200, "Results: 1 of 1 blocked",
@@ -83,9 +91,10 @@ def test_one_attack_shows_request_and_response(lab_form, auth_server, expect_pag
     assert f"POST {ISSUER}/oauth/par" in page
     assert re.search(r"HTTP 400 Bad Request", page, re.I)
     assert '"error": "invalid_request"' in page
-    # The client authenticates with HTTP Basic: its credentials are cut short.
+    # The lab's client authenticates with HTTP Basic: its credentials are cut short.
     assert "Authorization: Basic bm90ZX…" in page
     assert CLIENT_SECRET not in page
+    assert app.config["LAB_CLIENT_SECRET"] not in page
 
 
 def test_an_attack_that_works_is_shown_as_not_blocked(lab_form, auth_server, expect_page):
@@ -95,3 +104,76 @@ def test_an_attack_that_works_is_shown_as_not_blocked(lab_form, auth_server, exp
     assert verdicts(page) == {"request-uri-in-push": "NOT BLOCKED"}
     assert '<span class="verdict not-blocked">NOT BLOCKED</span>' in html.unescape(raw.get_data(as_text=True))
     assert "saw <strong>201</strong> (expected 400 invalid_request)" in page
+
+
+def post_from_lab_page(client, path):
+    """Submit the lab page's form that posts to `path`, in this browser."""
+    page = client.get("/lab").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post(path, data={"csrf_token": token})
+
+
+def lab_runs(app):
+    """The lab's lock rows (one while a run is in flight)."""
+    with app.app_context():
+        return db.session.scalars(select(LabRun)).all()
+
+
+class TestOneRunAtATime:
+    """A lab run holds a client worker: a second one while it is in flight is refused politely."""
+
+    def test_a_second_run_in_flight_is_refused(self, app, client, auth_server, expect_page, monkeypatch):
+        """Another browser clicks Run during a run: a readable 503 with Retry-After; the first goes on."""
+        seen = {}
+        run_attack = attacks.run_attack
+
+        def meanwhile(attack, target, announce=None):
+            """Run the attack, after another browser has tried to run the lab."""
+            seen["second"] = post_from_lab_page(app.test_client(), "/lab/run/alg-none")
+            seen["locks"] = len(lab_runs(app))
+            return run_attack(attack, target, announce)
+
+        monkeypatch.setattr(attacks, "run_attack", meanwhile)
+        first = post_from_lab_page(client, "/lab/run/request-uri-in-push")
+        expect_page(first, 200, "Results: ")
+        expect_page(seen["second"], 503, "The attack lab is busy")
+        assert 0 < int(seen["second"].headers["Retry-After"]) <= lock.LOCK_SECONDS
+        assert seen["locks"] == 1
+        # The run is over: the lock is gone, and the next run goes ahead.
+        assert lab_runs(app) == []
+        expect_page(post_from_lab_page(client, "/lab/run/request-uri-in-push"), 200, "Results: ")
+
+    def test_a_crashed_run_does_not_block_forever(self, app, client, auth_server, expect_page):
+        """A lock left by a killed worker stops counting once it expires."""
+        with app.app_context():
+            db.session.add(LabRun(id=lock.LOCK_ID, holder="killed-worker", expires_at=now() - 1))
+            db.session.commit()
+        expect_page(post_from_lab_page(client, "/lab/run-all"), 200, "Results: ")
+        assert lab_runs(app) == []
+
+    def test_a_run_that_fails_still_releases_the_lock(self, app, client, auth_server, monkeypatch, expect_page):
+        """A bug in the page's own code after the run: the lock is released all the same."""
+        def broken(*args, **kwargs):
+            """Fail on purpose."""
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(attacks, "run_attack", broken)
+        app.config["PROPAGATE_EXCEPTIONS"] = False
+        response = post_from_lab_page(client, "/lab/run/alg-none")
+        assert response.status_code == 500
+        assert lab_runs(app) == []
+
+
+def test_results_are_shown_only_to_the_browser_that_ran_them(app, client, auth_server, expect_page):
+    """They are the run's response, stored nowhere: another browser, or a reload, sees none."""
+    ran = post_from_lab_page(client, "/lab/run/request-uri-in-push")
+    expect_page(ran, 200, "Results: ")
+    for browser in (app.test_client(), client):
+        page = browser.get("/lab").get_data(as_text=True)
+        assert "Results: " not in page and 'id="result-' not in page
+
+
+def test_the_page_names_the_labs_own_accounts(client, app, expect_page):
+    """The lab says whose accounts it uses: its client and its user, never a real one."""
+    page = expect_page(client.get("/lab"), 200, app.config["LAB_CLIENT_ID"], f"{kit.LAB_USERNAME} / ")
+    assert "alice" not in page
