@@ -1,14 +1,14 @@
 """Revocation reaching the API: a replayed code's tokens, against real services in both TOKEN_CHECK modes."""
 
-from urllib.parse import parse_qs
-from urllib.parse import urlparse
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
-from .conftest import Stack
-from .conftest import csrf_token
-from .conftest import run_stack
+from tests.stack import Stack
+from tests.stack import authorize
+from tests.stack import query
+from tests.stack import run_stack
 
 SEED = {"client_id": "seed-cli", "client_secret": "seed-cli-secret"}
 
@@ -25,16 +25,9 @@ def seed_code(browser, stack):
     pushed = requests.post(stack.auth + "/oauth/par", timeout=10, data={
         **SEED, "redirect_uri": "https://jwt.io", "audience": "urn:my-notes-api",
         "scope": "openid profile read:notes", "response_type": "code"}).json()
-    arrival = browser.get(stack.auth + "/authorize", allow_redirects=False,
-                          params={"client_id": "seed-cli", "request_uri": pushed["request_uri"]})
-    login_url = stack.auth + arrival.headers["Location"]
-    page = browser.get(login_url)
-    signed_in = browser.post(login_url, allow_redirects=False,
-                             data={"csrf_token": csrf_token(page.text), "username": "alice", "password": "alice"})
-    consent_url = stack.auth + signed_in.headers["Location"]
-    page = browser.get(consent_url)
-    back = browser.post(consent_url, allow_redirects=False, data={"csrf_token": csrf_token(page.text), "allow": "Allow"})
-    return parse_qs(urlparse(back.headers["Location"]).query)["code"][0]
+    authorize_url = stack.auth + "/authorize?" + urlencode(
+        {"client_id": "seed-cli", "request_uri": pushed["request_uri"]})
+    return query(authorize(browser, authorize_url))["code"]
 
 
 def exchange(stack, code):
