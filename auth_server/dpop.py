@@ -58,6 +58,22 @@ class UseDPoPNonceError(OAuth2Error):
         return [*super().get_headers(), ("DPoP-Nonce", current_nonce())]
 
 
+class DPoPResourceError(OAuth2Error):
+    """RFC 9449 §7.1: a request to /userinfo refused, with a DPoP challenge (401)."""
+
+    status_code = 401
+
+    def __init__(self, error, description):
+        super().__init__(description)
+        self.error = error  # invalid_token, invalid_dpop_proof or use_dpop_nonce
+
+    def get_headers(self):
+        """§7.1: the DPoP scheme, our algs and the error; §9: the nonce to use."""
+        algs = " ".join(current_app.config["DPOP_SIGNING_ALGS"])
+        challenge = f'DPoP algs="{algs}", error="{self.error}", error_description="{self.description}"'
+        return [*super().get_headers(), ("WWW-Authenticate", challenge), ("DPoP-Nonce", current_nonce())]
+
+
 def nonce_for_window(window):
     """An HMAC of a time window with the SECRET_KEY: every worker and replica makes the
     same nonce without sharing memory, and no one else can make it."""
@@ -85,8 +101,8 @@ def proof_from_request():
     return proofs[0] if proofs else None
 
 
-def check_proof(proof):
-    """RFC 9449 §4.3: check a proof for this request; return its key's thumbprint (§6.1)."""
+def check_proof(proof, access_token=None):
+    """RFC 9449 §4.3: check a proof for this request (and token); return its key's thumbprint (§6.1)."""
     config = current_app.config
     registry = proof_registry()
     try:
@@ -112,6 +128,9 @@ def check_proof(proof):
     except (JoseError, ValueError):
         raise InvalidDPoPProofError("The DPoP proof's signature does not verify with its jwk.") from None
     check_claims(claims)
+    # §4.3 check 12: at a resource, ath ties the proof to the token sent with it.
+    if access_token is not None and claims.get("ath") != token_hash(access_token):
+        raise InvalidDPoPProofError("The DPoP proof's ath is not the hash of this access token.")
     remember_jti(claims)
     return key.thumbprint()
 
@@ -135,6 +154,11 @@ def check_claims(claims):
     # §8: a proof without our current nonce is answered with a fresh one.
     if not is_current_nonce(claims.get("nonce")):
         raise UseDPoPNonceError()
+
+
+def token_hash(access_token):
+    """§4.2: ath, base64url(SHA-256(access token))."""
+    return base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
 
 
 def remember_jti(claims):
@@ -188,6 +212,28 @@ def code_binding(grant):
 def _check_code_binding(grant, result):
     """§10: compare the code's dpop_jkt with the token request's proof."""
     check_binding(grant.request.authorization_code.dpop_jkt, grant.request.dpop_jkt, "authorization code")
+
+
+def check_resource_request(claims, access_token, scheme):
+    """§7 at /userinfo: a DPoP-bound token only with the DPoP scheme and a proof by its key."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if scheme == "bearer":
+        if jkt is not None:
+            # §7.2: sent as Bearer, a DPoP-bound token would lose its protection.
+            raise DPoPResourceError("invalid_token", "This token is bound to a DPoP key: send it as DPoP with a proof.")
+        return
+    if jkt is None:
+        raise DPoPResourceError("invalid_token", "This token is not bound to a DPoP key: send it as Bearer.")
+    try:
+        proof = proof_from_request()
+        if proof is None:
+            raise InvalidDPoPProofError("Send a DPoP proof with a DPoP token.")
+        proof_jkt = check_proof(proof, access_token)
+    except (InvalidDPoPProofError, UseDPoPNonceError) as error:
+        raise DPoPResourceError(error.error, error.description) from None
+    if proof_jkt != jkt:
+        raise DPoPResourceError("invalid_dpop_proof", "The DPoP proof's key is not the key the token is bound to.")
 
 
 def add_nonce_header(response):

@@ -337,7 +337,15 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         claims = super().authenticate_token(token_string)
         if tokens.is_revoked(claims.get("jti")):
             raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
+        # RFC 9449 §7: a DPoP-bound token comes only as DPoP, with a proof by its key.
+        dpop.check_resource_request(claims, token_string, self.TOKEN_TYPE)
         return claims
+
+
+class DPoPAccessTokenValidator(AccessTokenValidator):
+    """RFC 9449 §7.1: the same tokens, sent as "Authorization: DPoP <token>" with a proof."""
+
+    TOKEN_TYPE = "dpop"
 
 
 def query_client(client_id):
@@ -420,6 +428,7 @@ def config_oauth(app):
     server.register_extension(IssuerInResponse(config["ISSUER"]))
     # Our access tokens are accepted at /userinfo (Auth0 does the same).
     require_oauth.register_token_validator(AccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
+    require_oauth.register_token_validator(DPoPAccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
     # A teaching aid, not policy: flow_trace.py records what this server did in each
     # flow (the requests of steps 2-7, and step 9's checks through the code grant's
     # watch above) and tells it, at POST /oauth/flow-trace, to the client that owns the

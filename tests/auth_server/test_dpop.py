@@ -283,3 +283,83 @@ def test_bearer_client_with_a_proof_gets_a_dpop_token(client, dpop_key, jwks):
     assert response.status_code == 200, response.json
     assert response.json["token_type"] == "DPoP"
     assert jwt.decode(response.json["access_token"], jwks).claims["cnf"] == {"jkt": dpop_key.thumbprint()}
+
+
+USERINFO_URL = ISSUER + "/userinfo"
+
+
+def userinfo(client, token, proof=None, scheme="DPoP"):
+    """GET /userinfo with this token, scheme and proof."""
+    headers = {"Authorization": f"{scheme} {token}"}
+    if proof is not None:
+        headers["DPoP"] = proof
+    return client.get("/userinfo", headers=headers)
+
+
+def assert_userinfo_error(response, error):
+    """RFC 9449 §7.1: 401 with a DPoP challenge naming our algs and the error."""
+    assert response.status_code == 401, response.json
+    assert response.json["error"] == error
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith(f'DPoP algs="{" ".join(Config.DPOP_SIGNING_ALGS)}", error="{error}"')
+
+
+@pytest.fixture
+def dpop_token(dflow):
+    """A DPoP-bound access token of the DPoP client."""
+    return dflow.exchange(dflow.bound_code(), dflow.proof()).json["access_token"]
+
+
+def test_userinfo_accepts_a_dpop_token_with_its_proof(client, dflow, dpop_token):
+    """§7.1: DPoP scheme, a proof by the token's key with ath and our nonce."""
+    response = userinfo(client, dpop_token, dflow.proof(htu=USERINFO_URL, htm="GET", ath=dpop.token_hash(dpop_token)))
+    assert response.status_code == 200, response.json
+    assert response.json["sub"] == "alice"
+
+
+def test_userinfo_refuses_a_dpop_token_as_bearer(client, dpop_token):
+    """§7.2: a DPoP-bound token sent as a bearer token -> invalid_token."""
+    assert_userinfo_error(userinfo(client, dpop_token, scheme="Bearer"), "invalid_token")
+
+
+def test_userinfo_refuses_a_dpop_token_without_proof(client, dpop_token):
+    """§7.1: the DPoP scheme needs a proof."""
+    assert_userinfo_error(userinfo(client, dpop_token), "invalid_dpop_proof")
+
+
+def test_userinfo_refuses_a_proof_by_another_key(client, dflow, dpop_token, other_key):
+    """§7.1: a stolen DPoP token with the thief's own key."""
+    proof = dflow.proof(key=other_key, htu=USERINFO_URL, htm="GET", ath=dpop.token_hash(dpop_token))
+    assert_userinfo_error(userinfo(client, dpop_token, proof), "invalid_dpop_proof")
+
+
+def test_userinfo_refuses_a_wrong_ath(client, dflow, dpop_token):
+    """§4.3 check 12: ath is the hash of the token sent with the proof."""
+    proof = dflow.proof(htu=USERINFO_URL, htm="GET", ath=dpop.token_hash(dpop_token + "x"))
+    assert_userinfo_error(userinfo(client, dpop_token, proof), "invalid_dpop_proof")
+
+
+def test_userinfo_asks_for_its_nonce(client, dflow, dpop_token):
+    """§9: no nonce -> 401 use_dpop_nonce with DPoP-Nonce; with it, 200."""
+    proof = make_proof(dflow.key, USERINFO_URL, htm="GET", ath=dpop.token_hash(dpop_token))
+    refused = userinfo(client, dpop_token, proof)
+    assert_userinfo_error(refused, "use_dpop_nonce")
+    proof = make_proof(dflow.key, USERINFO_URL, htm="GET", ath=dpop.token_hash(dpop_token),
+                       nonce=refused.headers["DPoP-Nonce"])
+    assert userinfo(client, dpop_token, proof).status_code == 200
+
+
+def test_userinfo_refuses_a_bearer_token_sent_as_dpop(client, flow, dpop_key):
+    """A token without cnf.jkt is a bearer token: the DPoP scheme does not fit it."""
+    token = flow.tokens()["access_token"]
+    proof = make_proof(dpop_key, USERINFO_URL, htm="GET", ath=dpop.token_hash(token),
+                       nonce=client.post("/oauth/token").headers["DPoP-Nonce"])
+    assert_userinfo_error(userinfo(client, token, proof), "invalid_token")
+
+
+def test_introspection_names_the_dpop_key(client, dpop_token, dpop_key):
+    """§6.2: an introspected DPoP token says token_type DPoP and gives cnf.jkt."""
+    answer = client.post("/oauth/introspect", auth=("notes-api", "notes-api-secret"), data={"token": dpop_token}).json
+    assert answer["active"] is True
+    assert answer["token_type"] == "DPoP"
+    assert answer["cnf"] == {"jkt": dpop_key.thumbprint()}
