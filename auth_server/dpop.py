@@ -30,6 +30,8 @@ log = logging.getLogger("auth_server")
 
 # RFC 9449 §4.2: the explicit type of a proof, so no other JWT passes for one.
 PROOF_TYPE = "dpop+jwt"
+# The key types of a proof's jwk: asymmetric keys only (RFC 7518 §6, RFC 8037 §2).
+ASYMMETRIC_KEY_TYPES = ("EC", "RSA", "OKP")
 
 
 def proof_registry():
@@ -116,8 +118,12 @@ def check_proof(proof, access_token=None):
     # §4.3 check 5: an asymmetric alg we support; never "none", never a MAC (HS256).
     if header.get("alg") not in config["DPOP_SIGNING_ALGS"]:
         raise InvalidDPoPProofError(f"The DPoP proof's alg must be one of: {', '.join(config['DPOP_SIGNING_ALGS'])}.")
+    # §4.2: the jwk is an asymmetric key (RFC 7518 §6, RFC 8037), never a shared secret.
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or jwk.get("kty") not in ASYMMETRIC_KEY_TYPES:
+        raise InvalidDPoPProofError("The DPoP proof's jwk must be an EC, RSA or OKP public key.")
     try:
-        key = JWKRegistry.import_key(header.get("jwk"))
+        key = JWKRegistry.import_key(jwk)
     except (JoseError, LookupError, TypeError, ValueError):
         raise InvalidDPoPProofError("The DPoP proof's jwk is not a usable public key.") from None
     # §4.3 check 7: the jwk is a public key; a private one was leaked by its sender.
@@ -143,8 +149,7 @@ def check_claims(claims):
     if claims.get("htm") != request.method:
         raise InvalidDPoPProofError("The DPoP proof's htm is not this request's method.")
     # Our own public URL, not the Host header: behind docker or a proxy the Host differs.
-    htu = claims.get("htu")
-    if not isinstance(htu, str) or urlsplit(htu)._replace(query="", fragment="").geturl() != config["ISSUER"] + request.path:
+    if without_query(claims.get("htu")) != config["ISSUER"] + request.path:
         raise InvalidDPoPProofError("The DPoP proof's htu is not this endpoint's URL.")
     iat = claims.get("iat")
     if not isinstance(iat, int) or isinstance(iat, bool):
@@ -159,6 +164,14 @@ def check_claims(claims):
 def token_hash(access_token):
     """§4.2: ath, base64url(SHA-256(access token))."""
     return base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
+
+
+def without_query(url):
+    """§4.3 check 9: the htu without its query and fragment; None if it is not a URL."""
+    try:
+        return urlsplit(url)._replace(query="", fragment="").geturl() if isinstance(url, str) else None
+    except ValueError:
+        return None
 
 
 def remember_jti(claims):

@@ -233,6 +233,13 @@ def test_hs256_proof_is_refused(dflow):
     assert_dpop_error(dflow.exchange(dflow.bound_code(), proof))
 
 
+def test_symmetric_jwk_in_header_is_refused(dflow):
+    """§4.2: the jwk is an asymmetric public key, never a shared secret."""
+    secret = OctKey.generate_key(256)
+    proof = dflow.proof(alg="HS256", sign_with=secret, header={"jwk": secret.as_dict()})
+    assert_dpop_error(dflow.exchange(dflow.bound_code(), proof))
+
+
 def test_private_jwk_in_header_is_refused(dflow):
     """§4.3 check 7: the jwk header holds a public key only."""
     proof = dflow.proof(header={"jwk": dflow.key.as_dict(private=True)})

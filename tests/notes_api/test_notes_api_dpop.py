@@ -8,6 +8,7 @@ import secrets
 import time
 
 import pytest
+import responses
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from joserfc.jwk import OctKey
@@ -15,7 +16,9 @@ from joserfc.jwk import RSAKey
 
 from notes_api.config import Config
 
+from .conftest import AUDIENCE
 from .conftest import DESCRIPTION_CHARS
+from .conftest import ISSUER
 
 NOTES_URL = Config.PUBLIC_URL + "/api/notes"
 
@@ -158,6 +161,13 @@ def test_hs256_proof_is_refused(client, bound_token, dpop_key):
     assert_dpop_error(call(client, bound_token, proof), "invalid_dpop_proof")
 
 
+def test_symmetric_jwk_in_header_is_refused(client, bound_token, dpop_key):
+    """§4.2: the jwk is an asymmetric public key, never a shared secret."""
+    secret = OctKey.generate_key(256)
+    proof = make_proof(dpop_key, bound_token, alg="HS256", sign_with=secret, header={"jwk": secret.as_dict()})
+    assert_dpop_error(call(client, bound_token, proof), "invalid_dpop_proof")
+
+
 def test_private_jwk_in_header_is_refused(client, bound_token, dpop_key):
     """§4.3 check 7: the jwk header holds a public key only."""
     proof = make_proof(dpop_key, bound_token, header={"jwk": dpop_key.as_dict(private=True)})
@@ -196,3 +206,22 @@ def test_bearer_tokens_still_get_bearer_challenges(client, make_token):
     response = call(client, make_token(exp=int(time.time()) - 3600), scheme="Bearer")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="notes_api", error="invalid_token"')
+
+
+@pytest.fixture
+def introspecting_api(make_app, http_mock, auth_server, dpop_key):
+    """The API with TOKEN_CHECK=introspection; the AS says the token is bound to dpop_key (§6.2)."""
+    now = int(time.time())
+    http_mock.upsert(responses.POST, auth_server.introspection_url, json={
+        "active": True, "iss": ISSUER, "sub": "alice", "client_id": "notes-dpop",
+        "aud": [AUDIENCE], "scope": "read:notes", "iat": now, "exp": now + 600,
+        "token_type": "DPoP", "cnf": {"jkt": dpop_key.thumbprint()}})
+    return make_app(TOKEN_CHECK="introspection").test_client()
+
+
+def test_introspected_dpop_token_needs_its_proof(introspecting_api, dpop_key, thief_key):
+    """§6.2: with introspection, cnf.jkt comes from the AS's answer, and binds just the same."""
+    token = "opaque-looking-token"
+    assert call(introspecting_api, token, make_proof(dpop_key, token)).status_code == 200
+    assert_dpop_error(call(introspecting_api, token, scheme="Bearer"), "invalid_token")
+    assert_dpop_error(call(introspecting_api, token, make_proof(thief_key, token)), "invalid_dpop_proof")
