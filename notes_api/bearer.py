@@ -16,6 +16,9 @@ we cannot judge any token, and say so with a 503.
 
 With TOKEN_CHECK=introspection (config.py), steps 2 to 4 ask the issuer instead
 (introspection.py, RFC 7662), so a revoked token is refused at once.
+
+A DPoP-bound token (RFC 9449) comes as "DPoP <token>" with a proof of its key;
+dpop.py checks that proof after step 4, and refuses such a token sent as Bearer.
 """
 
 import functools
