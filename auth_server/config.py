@@ -110,6 +110,16 @@ class Config:
     # OAuth 2.0 Multiple Response Type Encoding Practices §2.1: the code comes back in
     # the redirect's query.
     RESPONSE_MODES = ["query"]
+    # RFC 9449 §5.1: the algs a DPoP proof may be signed with (asymmetric only, §4.2).
+    DPOP_SIGNING_ALGS = ["ES256", "PS256"]
+
+    # RFC 9449 §4.3 and §11.1: a DPoP proof is accepted this many seconds after its iat
+    # (and its jti remembered as long), and at most this far ahead of our clock.
+    DPOP_PROOF_MAX_AGE = int(_env("DPOP_PROOF_MAX_AGE", "60"))
+    DPOP_PROOF_MAX_FUTURE = int(_env("DPOP_PROOF_MAX_FUTURE", "5"))
+    # RFC 9449 §8: the server's DPoP nonce changes every this many seconds (the previous
+    # one is still accepted); it is an HMAC of the time window with SECRET_KEY.
+    DPOP_NONCE_LIFETIME = int(_env("DPOP_NONCE_LIFETIME", "300"))
 
     # Scopes this server knows, with the sentence the consent page shows for each.
     SCOPES = {

@@ -51,5 +51,9 @@ class TokenIntrospectionEndpoint(IntrospectionEndpoint):
         if token.token_type == "refresh_token":
             return {**body, "exp": row.refresh_expires_at}
         # An access token: the same claims as its JWT (RFC 9068 §2.2), and its type.
-        return {**body, "exp": row.expires_at, "aud": tokens.access_token_audience(row.audience, row.scope),
-                "jti": row.jti, "token_type": "Bearer"}
+        body.update(exp=row.expires_at, aud=tokens.access_token_audience(row.audience, row.scope),
+                    jti=row.jti, token_type="Bearer")
+        if row.dpop_jkt:
+            # RFC 9449 §6.2: a DPoP-bound token says so, and names its key.
+            body.update(token_type="DPoP", cnf={"jkt": row.dpop_jkt})
+        return body

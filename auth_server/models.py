@@ -102,6 +102,11 @@ class Client(db.Model, OAuth2ClientMixin):
         """RFC 7662 §2.1: a resource server (notes-api) may ask about any client's access tokens."""
         return self.client_metadata.get("may_introspect_access_tokens", False)
 
+    @property
+    def dpop_bound_access_tokens(self):
+        """RFC 9449 §5.2: this client always gets DPoP-bound tokens, never Bearer ones."""
+        return self.client_metadata.get("dpop_bound_access_tokens", False)
+
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())
@@ -162,6 +167,8 @@ class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     audience: Mapped[list] = mapped_column(JSON, default=list)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)
+    # RFC 9449 §10: the thumbprint of the DPoP key the code is bound to, if any.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def is_expired(self):
         """RFC 6749 §4.1.2: codes MUST expire shortly after they are issued."""
@@ -190,6 +197,8 @@ class Token(db.Model):
     refresh_expires_at: Mapped[int | None] = mapped_column(Integer)
     refresh_used_at: Mapped[int | None] = mapped_column(Integer)
     revoked_at: Mapped[int | None] = mapped_column(Integer)
+    # RFC 9449 §6.1: the DPoP key both tokens are bound to (cnf.jkt), if any.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def user(self):
@@ -204,6 +213,13 @@ class Token(db.Model):
     def get_scope(self):
         """The scope granted with the token."""
         return self.scope
+
+
+class DPoPProof(db.Model):
+    """RFC 9449 §11.1: a DPoP proof already used, by its jti's hash, until it is too old anyway."""
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class SigningKey(db.Model):

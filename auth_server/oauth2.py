@@ -29,6 +29,7 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from . import dpop
 from . import flow_trace
 from . import keys
 from . import tokens
@@ -193,6 +194,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         client = self.server.authenticate_client(self.request, current_app.config["CLIENT_AUTH_METHODS"])
         # Authlib keeps the client on the request once every check passed; keep it now.
         self.request.client = client
+        # RFC 9449 §5: a DPoP proof is checked before the code is used up.
+        self.request.dpop_jkt = dpop.jkt_for_token_request(client)
         # Authlib checks next that the client may use this grant, then that a code was sent.
         self.current_check = "grant_type_allowed"
         return client
@@ -212,6 +215,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
             audience=request.audience,
+            dpop_jkt=params.get("dpop_jkt"),  # RFC 9449 §10
             expires_at=now() + current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"],
         ))
         db.session.commit()
@@ -251,7 +255,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         self.current_check = "tokens_issued"
         code = self.request.authorization_code
         return tokens.issue_tokens(self.client, user, scope, code.audience, code.auth_time,
-                                   family=code.id, include_refresh_token=include_refresh_token)
+                                   family=code.id, include_refresh_token=include_refresh_token,
+                                   dpop_jkt=self.request.dpop_jkt)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -261,7 +266,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_token_endpoint_client(self):
         """RFC 6749 §3.2.1: the client authenticates by a method this server offers."""
-        return self.server.authenticate_client(self.request, current_app.config["CLIENT_AUTH_METHODS"])
+        client = self.server.authenticate_client(self.request, current_app.config["CLIENT_AUTH_METHODS"])
+        self.request.dpop_jkt = dpop.jkt_for_token_request(client)  # RFC 9449 §5
+        return client
 
     def authenticate_refresh_token(self, refresh_token):
         """Find the refresh token, unrevoked and unexpired; it is used up only once checked."""
@@ -279,6 +286,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """
         super().validate_token_request()
         row = self.request.refresh_token
+        # RFC 9449 §5 binds a public client's refresh token to its DPoP key; ours too.
+        dpop.check_binding(row.dpop_jkt, self.request.dpop_jkt, "refresh token")
         claimed = db.session.execute(
             db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
             .values(refresh_used_at=now())
@@ -301,7 +310,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Issue tokens for the same audience and family as the refresh token."""
         old = self.request.refresh_token
         return tokens.issue_tokens(self.client, user, scope, old.audience, old.auth_time,
-                                   family=old.family, include_refresh_token=include_refresh_token)
+                                   family=old.family, include_refresh_token=include_refresh_token,
+                                   dpop_jkt=self.request.dpop_jkt)
 
 
 class IssuerInResponse(IssuerParameter):
@@ -327,7 +337,15 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         claims = super().authenticate_token(token_string)
         if tokens.is_revoked(claims.get("jti")):
             raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
+        # RFC 9449 §7: a DPoP-bound token comes only as DPoP, with a proof by its key.
+        dpop.check_resource_request(claims, token_string, self.TOKEN_TYPE)
         return claims
+
+
+class DPoPAccessTokenValidator(AccessTokenValidator):
+    """RFC 9449 §7.1: the same tokens, sent as "Authorization: DPoP <token>" with a proof."""
+
+    TOKEN_TYPE = "dpop"
 
 
 def query_client(client_id):
@@ -391,6 +409,7 @@ def config_oauth(app):
     # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
                                                    PKCE(config["CODE_CHALLENGE_METHODS"]),
+                                                   dpop.code_binding,
                                                    flow_trace.watch_token_checks])
     # Refresh tokens, rotated on every use.
     server.register_grant(RefreshTokenGrant)
@@ -403,10 +422,13 @@ def config_oauth(app):
     # RFC 7662: the notes API (or a token's own client) asks at /oauth/introspect
     # whether a token is still active, so revocation reaches the API at once.
     server.register_endpoint(TokenIntrospectionEndpoint(config["CLIENT_AUTH_METHODS"]))
+    # RFC 9449 §8: a DPoP nonce on every PAR, token and userinfo response.
+    dpop.init_app(app)
     # RFC 9207: iss in every authorization response.
     server.register_extension(IssuerInResponse(config["ISSUER"]))
     # Our access tokens are accepted at /userinfo (Auth0 does the same).
     require_oauth.register_token_validator(AccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
+    require_oauth.register_token_validator(DPoPAccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
     # A teaching aid, not policy: flow_trace.py records what this server did in each
     # flow (the requests of steps 2-7, and step 9's checks through the code grant's
     # watch above) and tells it, at POST /oauth/flow-trace, to the client that owns the

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 
+from . import dpop
 from .error_text import quoted
 from .models import PushedRequest
 from .models import db
@@ -77,6 +78,9 @@ class PushedAuthorizationEndpoint(Endpoint):
                 raise InvalidRequestError(f"Multiple '{quoted(name)}' in request.")
         params = {k: v for k, v in form.items() if k not in CLIENT_CREDENTIALS}
         params["client_id"] = client.client_id
+        # RFC 9449 §10: bind the code to a DPoP key (dpop_jkt, or this push's proof).
+        if dpop_jkt := dpop.jkt_for_push(params):
+            params["dpop_jkt"] = dpop_jkt
         request.payload = BasicOAuth2Payload(params)
         request.pushed = True
         try:

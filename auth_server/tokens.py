@@ -55,8 +55,10 @@ def access_token_audience(audience, scope):
     return aud
 
 
-def issue_tokens(client, user, scope, audience, auth_time, family, include_refresh_token):
+def issue_tokens(client, user, scope, audience, auth_time, family, include_refresh_token, dpop_jkt=None):
     """Sign an access token, make a refresh token, and add their row to the session.
+
+    With a DPoP key (RFC 9449 §6.1), the access token names its thumbprint in cnf.jkt.
 
     The caller commits (Authlib calls the server's save_token right after).
     """
@@ -75,19 +77,21 @@ def issue_tokens(client, user, scope, audience, auth_time, family, include_refre
     }
     if auth_time:
         claims["auth_time"] = auth_time
+    if dpop_jkt:
+        claims["cnf"] = {"jkt": dpop_jkt}
     key = keys.current_signing_key()
     # RFC 9068 §2.1: the header's typ is "at+jwt", so no other JWT passes for one.
     header = {"alg": config["SIGNING_ALG"], "typ": "at+jwt", "kid": key.kid}
     token = {
         "access_token": jwt.encode(header, claims, key),
-        "token_type": "Bearer",
+        "token_type": "DPoP" if dpop_jkt else "Bearer",  # RFC 9449 §5
         "expires_in": config["ACCESS_TOKEN_EXPIRES_IN"],
         "scope": scope,
     }
     row = Token(
         jti=jti, client_id=client.client_id, user_id=user.id, scope=scope,
         audience=list(audience), auth_time=auth_time, family=family,
-        issued_at=issued_at, expires_at=claims["exp"],
+        issued_at=issued_at, expires_at=claims["exp"], dpop_jkt=dpop_jkt,
     )
     if include_refresh_token and issues_refresh_token(client, scope):
         token["refresh_token"] = secrets.token_urlsafe(32)

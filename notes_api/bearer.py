@@ -16,6 +16,9 @@ we cannot judge any token, and say so with a 503.
 
 With TOKEN_CHECK=introspection (config.py), steps 2 to 4 ask the issuer instead
 (introspection.py, RFC 7662), so a revoked token is refused at once.
+
+A DPoP-bound token (RFC 9449) comes as "DPoP <token>" with a proof of its key;
+dpop.py checks that proof after step 4, and refuses such a token sent as Bearer.
 """
 
 import functools
@@ -35,6 +38,7 @@ from joserfc.errors import InvalidKeyIdError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from . import dpop
 from . import introspection
 
 log = logging.getLogger("notes_api")
@@ -93,7 +97,9 @@ def require_token(scope):
 
 def validate_request(scope):
     """Run steps 1 to 5 on the current request; return the token's claims."""
-    token = bearer_token_from_request()
+    # RFC 9449 §7.1: a DPoP-bound token comes as "Authorization: DPoP <token>".
+    dpop_token = dpop.token_from_request()
+    token = dpop_token or bearer_token_from_request()
     if token is None:
         # RFC 6750 §3.1: a request with no authentication information gets a bare
         # challenge, without an error code; the client may simply not know yet
@@ -104,6 +110,8 @@ def validate_request(scope):
         claims = introspection.active_token_claims(token)
     else:
         claims = validate_access_token(token)
+    # RFC 9449 §7: a DPoP token's proof, and no DPoP-bound token as a bearer token.
+    dpop.check_binding(claims, dpop_token)
 
     # Step 5. RFC 9068 §2.2.3: `scope` is a space-separated string (RFC 6749 §3.3).
     granted = claims.get("scope", "")
@@ -318,7 +326,7 @@ def bearer_error_response(error):
     body["error_description"] = error.description
     response = jsonify(body)
     response.status_code = error.status
-    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(challenge)
+    response.headers["WWW-Authenticate"] = dpop.challenge_scheme(error) + ", ".join(challenge)
     return response
 
 
@@ -343,4 +351,5 @@ def init_app(app):
     app.extensions["notes_api.issuer_keys"] = IssuerKeys(app.config)
     app.extensions["notes_api.introspection"] = introspection.Introspection(app.config)
     app.register_error_handler(BearerError, bearer_error_response)
+    app.register_error_handler(dpop.DPoPError, bearer_error_response)
     app.register_error_handler(AuthServerUnavailable, unavailable_response)

@@ -75,6 +75,16 @@ class Config:
     # How long to wait for the authorization server before answering 503.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
 
+    # This API's public URL, as clients call it. RFC 9449 §4.3: a DPoP proof's htu must
+    # be the URL of the request, which behind docker or a proxy the Host header is not.
+    PUBLIC_URL = _env("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+    # RFC 9449 §5.1: the algs a DPoP proof may be signed with (asymmetric only, §4.2).
+    DPOP_SIGNING_ALGS = ["ES256", "PS256"]
+    # RFC 9449 §4.3 and §11.1: a DPoP proof is accepted this many seconds after its iat
+    # (and its jti remembered as long), and at most this far ahead of our clock.
+    DPOP_PROOF_MAX_AGE = int(_env("DPOP_PROOF_MAX_AGE", "60"))
+    DPOP_PROOF_MAX_FUTURE = int(_env("DPOP_PROOF_MAX_FUTURE", "5"))
+
     # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256.
     ALLOWED_ALGORITHMS = ["RS256"]
     # RFC 7519 §4.1.4/§4.1.5: a little leeway for clocks that disagree (seconds).

@@ -35,6 +35,8 @@ def server_metadata():
         "grant_types_supported": config["GRANT_TYPES"],
         "token_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
         "code_challenge_methods_supported": config["CODE_CHALLENGE_METHODS"],
+        # RFC 9449 §5.1: the algs DPoP proofs may use.
+        "dpop_signing_alg_values_supported": config["DPOP_SIGNING_ALGS"],
         # RFC 9207: every authorization response carries iss.
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
