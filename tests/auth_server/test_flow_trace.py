@@ -309,3 +309,15 @@ def test_a_failing_trace_never_fails_the_flow(flow, monkeypatch):
     monkeypatch.setattr(flow_trace, "_observe_flow_request", broken)
     monkeypatch.setattr(flow_trace, "_observe_token_request", broken)
     assert flow.exchange(flow.code()["code"]).status_code == 200
+
+
+def test_traces_older_than_a_day_are_deleted_as_flows_start(app, flow, trace, monkeypatch):
+    """Every PURGE_EVERY-th flow started deletes the traces past KEEP_SECONDS; newer ones stay."""
+    import time
+    monkeypatch.setattr(flow_trace, "PURGE_EVERY", 2)
+    old = flow.request_uri()  # trace 1
+    later = time.time() + flow_trace.KEEP_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    recent = flow.request_uri()  # trace 2: the second flow purges
+    assert trace(request_uri=old).status_code == 404
+    assert trace(request_uri=recent).status_code == 200
