@@ -68,6 +68,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         """Authenticate the client, then validate its request as /authorize would."""
         # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
         client = self.server.authenticate_client(request, self.client_auth_methods, endpoint="par")
+        self.check_rate(client)
         form = request.form
         # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.
         if "request_uri" in form:
@@ -94,18 +95,25 @@ class PushedAuthorizationEndpoint(Endpoint):
             raise
         return EndpointRequest(request=request, client=client)
 
-    def create_response(self, validated):
-        """Count the push against the rate limit and store it under a fresh request_uri,
-        in one transaction; 201 with its lifetime (§2.2)."""
-        client_id = validated.client.client_id
-        pushes = count_push(client_id, self.rate_window)
+    def check_rate(self, client):
+        """RFC 9126 §2.3: count this push in the client's window; refuse it over the limit.
+
+        The count is committed with the pushed request (create_response): a push that is
+        refused, here or by validation, is rolled back and not counted.
+        """
+        pushes = count_push(client.client_id, self.rate_window)
         if pushes > self.rate_limit:
-            db.session.rollback()  # a refused push is not counted
-            log.warning("par: client=%s over its rate limit (%d in %d s)", client_id, self.rate_limit, self.rate_window)
+            db.session.rollback()
+            log.warning("par: client=%s over its rate limit (%d in %d s)", client.client_id, self.rate_limit, self.rate_window)
             raise TooManyPushesError(retry_after=self.rate_window)
         if pushes == 1:
             # A new window: purge at most once per client and window, not on every push.
             purge_expired()
+
+    def create_response(self, validated):
+        """Store the request under a fresh request_uri, in the push's one transaction;
+        201 with its lifetime (§2.2)."""
+        client_id = validated.client.client_id
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
         # Core INSERTs on the tables, not ORM objects: nothing here is read back.

@@ -146,6 +146,14 @@ def test_a_refused_push_is_not_counted(test_config, monkeypatch):
         assert db.session.get(PushRateWindow, "notes-web").pushes == 2
 
 
+def test_an_invalid_push_is_not_counted(test_config):
+    """Only stored pushes count: requests refused by validation leave the client's window as it was."""
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 2})
+    flow = Flow(app.test_client())
+    assert [flow.push(redirect_uri="https://evil.example/cb").status_code for _ in range(3)] == [400] * 3
+    assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
+
+
 def test_a_push_is_one_transaction(app, flow):
     """The rate count, the pushed request and its flow trace are committed together, once."""
     from sqlalchemy import event
