@@ -10,11 +10,11 @@ flow and tells it to the client that owns the flow:
 - each token request for the flow's code (step 9): the checks made and their outcomes.
 
 Nothing here changes a decision: it only watches, through Flask's after_request, at
-the PAR endpoint through a hook that writes the new flow in the push's own transaction
-(one commit per push), and at the token endpoint through an extension of the code grant
-(Authlib's own seam, as PKCE and OpenID use) that keeps the grant, whose checks name
-themselves as they run (oauth2.py). oauth2.config_oauth(app) switches it on. A flow is found by its
-request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
+the PAR endpoint through a server hook that writes the new flow in the push's own
+transaction (one commit per push), and at the token endpoint through an extension of
+the code grant (Authlib's own seam, as PKCE and OpenID use) that keeps the grant, whose
+checks name themselves as they run (oauth2.py). oauth2.config_oauth(app) switches it
+on. A flow is found by its request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
 (views/flows.py) answers only the client that owns the flow.
 """
 

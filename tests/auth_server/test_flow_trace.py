@@ -242,6 +242,8 @@ def test_a_reused_request_uri_is_recorded(flow, other_browser, trace):
     """Step 4 twice: the second arrival is refused, and the trace says why."""
     request_uri = flow.request_uri()
     assert flow.authorize(request_uri).status_code == 303
+    # Nothing of the failed trace was kept: the savepoint took its first row back too.
+    assert trace(request_uri=request_uri).status_code == 404
     assert other_browser.authorize(request_uri).status_code == 400
     arrivals = [r for r in trace(request_uri=request_uri).json["requests"] if r["step"] == 4]
     assert [a["status"] for a in arrivals] == [303, 400]
@@ -321,3 +323,16 @@ def test_traces_older_than_a_day_are_deleted_as_flows_start(app, flow, trace, mo
     recent = flow.request_uri()  # trace 2: the second flow purges
     assert trace(request_uri=old).status_code == 404
     assert trace(request_uri=recent).status_code == 200
+
+
+def test_a_push_whose_trace_cannot_be_written_is_still_stored(app, flow, trace):
+    """The trace is written in the push's transaction, in a savepoint: its failure loses only the trace."""
+    from sqlalchemy import text
+    from auth_server.models import db
+    with app.app_context():
+        db.session.execute(text("DROP TABLE flow_event"))
+        db.session.commit()
+    request_uri = flow.request_uri()
+    assert flow.authorize(request_uri).status_code == 303
+    # Nothing of the failed trace was kept: the savepoint took its first row back too.
+    assert trace(request_uri=request_uri).status_code == 404
