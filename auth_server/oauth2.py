@@ -30,6 +30,7 @@ from flask import current_app
 from joserfc.jwk import KeySet
 
 from . import flow_trace
+from .client_assertion import PrivateKeyJWT
 from . import keys
 from . import tokens
 from .error_text import quoted
@@ -387,6 +388,8 @@ def config_oauth(app):
     server.scopes_supported = list(config["SCOPES"])
     # RFC 6749 §2.3.1: client_secret_basic decodes the id and secret as form data.
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+    # RFC 7523 §2.2: private_key_jwt, a JWT signed with the client's key (client_assertion.py).
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     # The authorization code grant, with OpenID Connect, PKCE (the methods in config:
     # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
