@@ -39,6 +39,8 @@ def server_metadata():
         # RFC 8414 §2: the algs a private_key_jwt assertion may be signed with.
         "token_endpoint_auth_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         "code_challenge_methods_supported": config["CODE_CHALLENGE_METHODS"],
+        # RFC 9101 §10.5 with RFC 9126 §3: signed request objects, pushed to the PAR endpoint.
+        "request_object_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         # RFC 9207: every authorization response carries iss.
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
