@@ -24,7 +24,7 @@ def create_app(test_config=None):
         # A clients file handed in (a test's own relying party) is read as at start.
         if "CLIENTS_FILE" in test_config and "CLIENTS" not in test_config:
             app.config["CLIENTS"] = load_clients(app.config["CLIENTS_FILE"], app.config["CLIENT_AUTH_METHODS"],
-                                                 app.config["ID_TOKEN_SIGNING_ALGS"], app.config["CLIENT_SIGNING_ALGS"])
+                                                 app.config["SIGNING_ALGS"], app.config["CLIENT_SIGNING_ALGS"])
 
     # State lives in a database every worker shares: SQLite in the instance folder by default.
     if not app.config["SQLALCHEMY_DATABASE_URI"]:

@@ -61,7 +61,7 @@ def expand_env(value):
     return value
 
 
-def load_clients(path, auth_methods, id_token_algs, client_algs):
+def load_clients(path, auth_methods, signing_algs, client_algs):
     """Read, expand and validate the clients file; returns the list of clients."""
     try:
         with open(path, encoding="utf-8") as file:
@@ -75,7 +75,7 @@ def load_clients(path, auth_methods, id_token_algs, client_algs):
         if not isinstance(raw, dict):
             raise ClientsFileError(f"{path}: client #{index + 1} is not a JSON object.")
         client = {name: expand_env(value) for name, value in raw.items()}
-        validate_client(client, auth_methods, id_token_algs, client_algs, f"{path}: client {client.get('client_id', index + 1)!r}")
+        validate_client(client, auth_methods, signing_algs, client_algs, f"{path}: client {client.get('client_id', index + 1)!r}")
         clients.append(client)
     ids = [client["client_id"] for client in clients]
     duplicates = sorted({client_id for client_id in ids if ids.count(client_id) > 1})
@@ -84,7 +84,7 @@ def load_clients(path, auth_methods, id_token_algs, client_algs):
     return clients
 
 
-def validate_client(client, auth_methods, id_token_algs, client_algs, where):
+def validate_client(client, auth_methods, signing_algs, client_algs, where):
     """Refuse an unknown field, a wrong type, or metadata that cannot work together."""
 
     def fail(field, problem):
@@ -117,7 +117,7 @@ def validate_client(client, auth_methods, id_token_algs, client_algs, where):
         fail("jwks_uri", "or 'jwks' is required to verify signed request objects.")
     if any(method.startswith("client_secret_") for method in methods) and not client.get("client_secret"):
         fail("client_secret", "is required for the client_secret_* methods.")
-    for field, algs in (("id_token_signed_response_alg", id_token_algs), ("token_endpoint_auth_signing_alg", client_algs)):
+    for field, algs in (("id_token_signed_response_alg", signing_algs), ("token_endpoint_auth_signing_alg", client_algs)):
         if field in client and client[field] not in algs:
             fail(field, f"'{client[field]}' is not one of this server's: {', '.join(algs)}.")
     if "security_profile" in client:

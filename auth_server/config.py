@@ -109,10 +109,13 @@ class Config:
     # RFC 7518 §3.1: the alg that signs ID tokens and access tokens (OIDC Core §15.1:
     # RS256 is the one every OpenID provider supports); keys.py makes RSA keys for it.
     SIGNING_ALG = "RS256"
-    # The algs ID tokens can be signed with: a client picks one by registering its
-    # id_token_signed_response_alg (OIDC Registration §2), else SIGNING_ALG. keys.py
-    # makes one key per alg (RSA for RS256 and PS256, EC P-256 for ES256).
-    ID_TOKEN_SIGNING_ALGS = ["RS256", "PS256", "ES256"]
+    # Every alg this server signs with; keys.py keeps one key for each (RSA for RS256
+    # and PS256, EC P-256 for ES256), and the JWKS publishes them all. A client picks
+    # its ID tokens' alg by registering id_token_signed_response_alg (OIDC Registration
+    # §2), else SIGNING_ALG.
+    SIGNING_ALGS = ["RS256", "PS256", "ES256"]
+    # FAPI 2.0 §5.4.1: tokens for a FAPI client are signed with PS256 (or ES256), not RS256.
+    FAPI_ACCESS_TOKEN_ALG = "PS256"
     # RFC 6749 §4.1 and §6: the authorization code grant, and refresh tokens.
     GRANT_TYPES = ["authorization_code", "refresh_token"]
     # RFC 6749 §3.1.1: response_type=code only (RFC 9700 §2.1.2: no implicit grant).
@@ -140,7 +143,7 @@ class Config:
     # relying party. "${NAME:-default}" in a value reads the environment variable NAME
     # (the DEMO ONLY secrets, and redirect URIs: NOTES_WEB_SECRET, NOTES_WEB_REDIRECT_URI...).
     CLIENTS_FILE = _env("CLIENTS_FILE", os.path.join(os.path.dirname(__file__), "clients.json"))
-    CLIENTS = load_clients(CLIENTS_FILE, CLIENT_AUTH_METHODS, ID_TOKEN_SIGNING_ALGS, CLIENT_SIGNING_ALGS)
+    CLIENTS = load_clients(CLIENTS_FILE, CLIENT_AUTH_METHODS, SIGNING_ALGS, CLIENT_SIGNING_ALGS)
     # A client's jwks_uri on the client app's public URL is fetched from its internal URL
     # (the back channel: inside docker, http://client_app:3000), as client_app's
     # AUTH_SERVER_INTERNAL_URL does the other way. Default: the public URL itself.
@@ -158,11 +161,11 @@ class Config:
     # running service (it is not read from the environment for that reason).
     PASSWORD_HASH_METHOD = "scrypt"
 
-    # TESTS ONLY: a ready-made key pair (a joserfc RSAKey) stored as the first signing
-    # key instead of making one, because making a 2048-bit RSA key per test app is
-    # slow. Default None: a running service makes its own key on first start (keys.py);
-    # not read from the environment.
-    TEST_SIGNING_KEY = None
+    # TESTS ONLY: ready-made key pairs (joserfc keys, one per alg of SIGNING_ALGS) stored
+    # as the first signing keys instead of making them, because making 2048-bit RSA
+    # keys per test app is slow. Default None: a running service makes its own keys on
+    # first start (keys.py); not read from the environment.
+    TEST_SIGNING_KEYS = None
 
     # DEMO ONLY: users and their passwords are shown on the login page.
     USERS = [

@@ -111,13 +111,13 @@ class Client(db.Model, OAuth2ClientMixin):
 
     @property
     def require_pushed_authorization_requests(self):
-        """RFC 9126 §6: this client's authorization requests must come through PAR."""
-        return self.client_metadata.get("require_pushed_authorization_requests", False)
+        """RFC 9126 §6: this client's authorization requests must come through PAR (FAPI 2.0 §5.3.2.2: always)."""
+        return self.is_fapi or self.client_metadata.get("require_pushed_authorization_requests", False)
 
     @property
     def require_pkce(self):
-        """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
-        return self.client_metadata.get("require_pkce", True)
+        """RFC 9700 §2.1.1: this client must send a PKCE code_challenge (FAPI 2.0 §5.3.2.2: always)."""
+        return self.is_fapi or self.client_metadata.get("require_pkce", True)
 
     @property
     def refresh_token_without_offline_access(self):

@@ -23,12 +23,16 @@ from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from . import fapi
 from . import flow_trace
 from .client_assertion import PrivateKeyJWT
 from . import keys
@@ -99,6 +103,9 @@ class PKCE(CodeChallenge):
             raise InvalidRequestError("PKCE is required: send a code_challenge.")
         # RFC 7636 §4.3: a missing method means "plain".
         method = params.get("code_challenge_method", self.DEFAULT_CODE_CHALLENGE_METHOD)
+        # FAPI 2.0 §5.3.2.2: S256, whatever else the server may accept.
+        if grant.request.client.is_fapi and method != "S256":
+            raise InvalidRequestError("A FAPI 2.0 client must use code_challenge_method=S256.")
         if params.get("code_challenge") and method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             accepted = ", ".join(self.SUPPORTED_CODE_CHALLENGE_METHOD)
             raise InvalidRequestError(f"Only code_challenge_method={accepted} is accepted.")
@@ -114,16 +121,16 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     """OpenID Connect on the code grant: an ID token signed with our current key."""
 
     def resolve_client_private_key(self, client):
-        """The key that signs ID tokens: the newest one, as for access tokens."""
-        return keys.current_signing_key()
+        """The key that signs the client's ID tokens: the newest one of its alg."""
+        return keys.current_signing_key(self.get_client_algorithm(client))
 
     def get_client_algorithm(self, client):
-        """The alg that signs every ID token (config SIGNING_ALG)."""
-        return current_app.config["SIGNING_ALG"]
+        """OIDC Registration §2: the client's id_token_signed_response_alg, else config SIGNING_ALG."""
+        return client.client_metadata.get("id_token_signed_response_alg") or current_app.config["SIGNING_ALG"]
 
     def get_encode_header(self, client):
         """The alg with the kid, so clients can pick the key from the JWKS."""
-        return {"alg": self.get_client_algorithm(client), "typ": "JWT", "kid": keys.current_signing_key().kid}
+        return {"alg": self.get_client_algorithm(client), "typ": "JWT", "kid": self.resolve_client_private_key(client).kid}
 
     def get_client_claims(self, client):
         """OIDC Core §2: iss, aud and exp; azp names the client that asked."""
@@ -213,7 +220,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
             audience=request.audience,
-            expires_at=now() + current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"],
+            expires_at=now() + fapi.code_lifetime(request.client, current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"]),
         ))
         db.session.commit()
 
@@ -256,7 +263,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2)."""
+    """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2).
+
+    FAPI 2.0 §5.3.2.1: a FAPI client's refresh token is not rotated; it is bound to the
+    client (Authlib checks it is the client's) and stays the same until it expires.
+    """
 
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
 
@@ -279,6 +290,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         the token up, so another client, or a wider scope, cannot burn it.
         """
         super().validate_token_request()
+        if self.request.client.is_fapi:
+            return  # not rotated, so not used up (FAPI 2.0 §5.3.2.1)
         row = self.request.refresh_token
         claimed = db.session.execute(
             db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
@@ -301,8 +314,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                        include_refresh_token=True):
         """Issue tokens for the same audience and family as the refresh token."""
         old = self.request.refresh_token
+        # A FAPI client keeps the refresh token it has; others get a new one.
+        rotate = include_refresh_token and not self.client.is_fapi
         return tokens.issue_tokens(self.client, user, scope, old.audience, old.auth_time,
-                                   family=old.family, include_refresh_token=include_refresh_token)
+                                   family=old.family, include_refresh_token=rotate)
 
 
 class IssuerInResponse(IssuerParameter):
@@ -324,8 +339,20 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         return KeySet.import_key_set(keys.public_jwks())
 
     def authenticate_token(self, token_string):
-        """Authlib's RFC 9068 checks, then refuse a token whose family was revoked."""
-        claims = super().authenticate_token(token_string)
+        """RFC 9068 §4: Authlib's claim rules, the signature by one of our algs, and not revoked.
+
+        Authlib decodes with joserfc's default algs, which leave out PS256 (what a FAPI
+        client's tokens are signed with), so the token is decoded here with config SIGNING_ALGS.
+        """
+        try:
+            token = jwt.decode(token_string, self.get_jwks(), algorithms=current_app.config["SIGNING_ALGS"])
+        except JoseError as error:
+            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes) from error
+        claims = JWTAccessTokenClaims(token.claims, token.header, {
+            "iss": {"essential": True, "validate": self.validate_iss},
+            "aud": {"essential": True, "value": self.resource_server},
+            **{name: {"essential": True} for name in ("exp", "sub", "client_id", "iat", "jti")},
+        })
         if tokens.is_revoked(claims.get("jti")):
             raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
         return claims

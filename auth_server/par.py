@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 
+from . import fapi
 from .error_text import quoted
 from .models import PushedRequest
 from .models import db
@@ -106,8 +107,9 @@ class PushedAuthorizationEndpoint(Endpoint):
     def create_response(self, validated):
         """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
         purge_expired()
-        # A client may be registered with a lifetime of its own (the attack lab's: 2 s).
-        expires_in = validated.client.client_metadata.get("request_uri_lifetime", self.expires_in)
+        # A client may be registered with a lifetime of its own (the attack lab's: 2 s);
+        # a FAPI client's stays under 600 s (FAPI 2.0 §5.3.2.2).
+        expires_in = fapi.request_uri_lifetime(validated.client, self.expires_in)
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
         db.session.add(PushedRequest(

@@ -75,8 +75,9 @@ class Config:
     # How long to wait for the authorization server before answering 503.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
 
-    # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256.
-    ALLOWED_ALGORITHMS = ["RS256"]
+    # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256,
+    # and PS256 or ES256 for clients under the FAPI 2.0 profile (FAPI 2.0 §5.4.1).
+    ALLOWED_ALGORITHMS = ["RS256", "PS256", "ES256"]
     # RFC 7519 §4.1.4/§4.1.5: a little leeway for clocks that disagree (seconds).
     CLOCK_LEEWAY_SECONDS = 30
 

@@ -44,7 +44,8 @@ def server_metadata():
         # RFC 9207: every authorization response carries iss.
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [config["SIGNING_ALG"]],
+        # The algs keys.py keeps a key for; a client picks one (id_token_signed_response_alg).
+        "id_token_signing_alg_values_supported": config["SIGNING_ALGS"],
         "claims_supported": ["sub", "name", "preferred_username", "email", "email_verified",
                              "auth_time", "nonce", "iss", "aud", "azp", "exp", "iat"],
     }

@@ -41,9 +41,20 @@ def csrf_token(html):
 
 
 @pytest.fixture(scope="session")
-def signing_key():
-    """One key pair for the whole session, as keys.py makes them: making one per app is slow."""
-    return RSAKey.generate_key(2048, parameters={"use": "sig", "alg": Config.SIGNING_ALG}, auto_kid=True)
+def signing_keys():
+    """One key pair per signing alg for the whole session, as keys.py makes them: making them per app is slow."""
+    def make(alg):
+        parameters = {"use": "sig", "alg": alg}
+        if alg == "ES256":
+            return ECKey.generate_key("P-256", parameters=parameters, auto_kid=True)
+        return RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
+    return [make(alg) for alg in Config.SIGNING_ALGS]
+
+
+@pytest.fixture(scope="session")
+def signing_key(signing_keys):
+    """The key of the default alg (SIGNING_ALG): the one notes-web's tokens are signed with."""
+    return next(key for key in signing_keys if key.alg == Config.SIGNING_ALG)
 
 
 @pytest.fixture(scope="session")
@@ -94,14 +105,14 @@ def database_dir():
 
 
 @pytest.fixture
-def test_config(database_dir, signing_key):
+def test_config(database_dir, signing_keys):
     """The settings every test app starts from: its own SQLite file, and the two
     tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_dir}/as.sqlite",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
-        "TEST_SIGNING_KEY": signing_key,
+        "TEST_SIGNING_KEYS": signing_keys,
     }
 
 

@@ -20,7 +20,7 @@ from .conftest import public_jwks
 
 def load(path):
     """Load a clients file with this server's capability lists."""
-    return load_clients(path, Config.CLIENT_AUTH_METHODS, Config.ID_TOKEN_SIGNING_ALGS, Config.CLIENT_SIGNING_ALGS)
+    return load_clients(path, Config.CLIENT_AUTH_METHODS, Config.SIGNING_ALGS, Config.CLIENT_SIGNING_ALGS)
 
 
 def write(tmp_path, clients):
@@ -50,7 +50,7 @@ def test_the_default_file_registers_the_demo_clients():
     assert fapi["jwks_uri"].endswith("/.well-known/jwks.json")
     assert fapi["redirect_uris"] == [CALLBACK]
     assert fapi["dpop_bound_access_tokens"] and fapi["require_signed_request_object"]
-    assert fapi["id_token_signed_response_alg"] in Config.ID_TOKEN_SIGNING_ALGS
+    assert fapi["id_token_signed_response_alg"] in Config.SIGNING_ALGS
     assert "client_secret" not in fapi
 
 
