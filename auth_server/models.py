@@ -277,7 +277,10 @@ def _tune_sqlite(dbapi_connection, connection_record):
 
 
 def seed_demo_data(config):
-    """Create or update the demo clients and users from the config (the source of truth)."""
+    """Create or update the clients and demo users from the config (the source of truth)."""
+    # A client no longer in the clients file is no longer registered.
+    registered = [data["client_id"] for data in config["CLIENTS"]]
+    db.session.execute(db.delete(Client).where(Client.client_id.not_in(registered)))
     for data in config["CLIENTS"]:
         client = db.session.scalar(db.select(Client).filter_by(client_id=data["client_id"]))
         if client is None:
