@@ -256,7 +256,7 @@ class ClientKeySet(db.Model):
 
 
 class SigningKey(db.Model):
-    """An RS256 key pair, stored so every worker and replica signs with the same key."""
+    """A key pair for one signing alg (in its JWK), stored so every worker and replica signs with the same key."""
 
     id: Mapped[int] = mapped_column(primary_key=True)  # higher id = newer key
     kid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -34,9 +34,9 @@ from joserfc.jwk import KeySet
 
 from . import fapi
 from . import flow_trace
-from .client_assertion import PrivateKeyJWT
 from . import keys
 from . import tokens
+from .client_assertion import PrivateKeyJWT
 from .error_text import quoted
 from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode

@@ -181,3 +181,11 @@ def test_the_flow_trace_takes_private_key_jwt(flow, client_keys):
     request_uri = push(flow, client_keys).json["request_uri"]
     trace = flow.client.post("/oauth/flow-trace", data={"request_uri": request_uri, **jwt_auth(FAPI, client_keys["PS256"])})
     assert trace.status_code == 200, trace.json
+
+
+def test_a_ps256_access_token_works_at_userinfo(flow, client_keys):
+    """Our own resource server (/userinfo) accepts the PS256 access token of a FAPI client."""
+    tokens = exchange(flow, client_keys, authorization_response(flow, client_keys)["code"]).json
+    response = flow.client.get("/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert response.status_code == 200, response.json
+    assert response.json["sub"] == "alice"
