@@ -251,6 +251,7 @@ class ClientKeySet(db.Model):
     """A client's public keys fetched from its jwks_uri, reused for a short while (config)."""
 
     client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    jwks_uri: Mapped[str] = mapped_column(Text)
     jwks: Mapped[dict] = mapped_column(JSON)
     fetched_at: Mapped[int] = mapped_column(Integer)
 
