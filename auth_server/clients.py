@@ -55,6 +55,10 @@ FIELDS = {
     "security_profile": (str, "ours"),
 }
 
+# How each Python type is called in JSON, for the error message.
+JSON_TYPES = {str: "string", list: "array", dict: "object", bool: "boolean", int: "integer"}
+
+# The values of our `security_profile` field: "fapi2" is the FAPI 2.0 Security Profile.
 SECURITY_PROFILES = ["fapi2"]
 
 # "${NAME:-default}" in a string value: the environment variable NAME, or the default.
@@ -109,14 +113,16 @@ def validate_client(client, auth_methods, signing_algs, client_algs, where):
         kind = FIELDS[field][0]
         # bool is an int in Python; a lifetime of `true` is still wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            fail(field, f"must be a JSON {kind.__name__.replace('str', 'string').replace('dict', 'object')}.")
+            fail(field, f"must be a JSON {JSON_TYPES[kind]}.")
         if kind is list and not all(isinstance(item, str) for item in value):
             fail(field, "must be a list of strings.")
     if not client.get("client_id"):
         fail("client_id", "is required.")
     methods = client_auth_methods(client)
-    if ("token_endpoint_auth_method" in client) == ("token_endpoint_auth_methods" in client):
-        fail("token_endpoint_auth_method", "is required (or our list 'token_endpoint_auth_methods'), not both.")
+    if "token_endpoint_auth_method" in client and "token_endpoint_auth_methods" in client:
+        fail("token_endpoint_auth_method", "cannot be set together with our list 'token_endpoint_auth_methods'.")
+    if not methods:
+        fail("token_endpoint_auth_method", "is required (or our list 'token_endpoint_auth_methods').")
     for method in methods:
         if method not in auth_methods:
             fail("token_endpoint_auth_method", f"'{method}' is not one of this server's: {', '.join(auth_methods)}.")

@@ -102,6 +102,14 @@ def test_a_bad_client_is_refused_naming_the_client_and_the_field(tmp_path, chang
         assert "my-rp" in str(error.value)
 
 
+def test_a_client_without_an_auth_method_is_refused(tmp_path):
+    """No token_endpoint_auth_method (nor our list): the error names the field."""
+    rp = own_rp()
+    del rp["token_endpoint_auth_method"]
+    with pytest.raises(ClientsFileError, match="'my-rp'.*field 'token_endpoint_auth_method' is required"):
+        load(write(tmp_path, [rp]))
+
+
 def test_a_client_without_a_secret_for_basic_is_refused(tmp_path):
     """client_secret_basic needs a secret: the error names client_secret."""
     rp = own_rp()
