@@ -7,7 +7,6 @@ every secret masked (masking.py): an export may end up on a slide.
 import json
 
 from ..flow import PARTIES
-from ..flow import STEPS
 from ..masking import SHOWN_CHARACTERS
 from ..models import now
 from .walkthrough import plain

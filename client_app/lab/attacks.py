@@ -42,7 +42,6 @@ from .kit import MAX_WAIT_SECONDS
 from .kit import CouldNotRun
 from .kit import Result
 from .kit import Run
-from .kit import Target
 from .kit import Unreachable
 from .kit import authorize_url
 from .kit import authorized_code

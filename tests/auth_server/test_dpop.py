@@ -1,7 +1,5 @@
 """DPoP (RFC 9449) at the authorization server: proofs, nonces, bound codes and tokens."""
 
-import base64
-import json
 import secrets
 import time
 
@@ -17,6 +15,8 @@ from auth_server.config import Config
 from .conftest import CALLBACK
 from .conftest import WEB
 from .conftest import Flow
+from .conftest import b64
+from .conftest import make_proof
 
 ISSUER = Config.ISSUER
 PAR_URL = ISSUER + "/oauth/par"
@@ -55,21 +55,6 @@ def other_key():
 def test_config(test_config):
     """The test settings, with the DPoP client registered."""
     return {**test_config, "CLIENTS": [*Config.CLIENTS, DPOP_CLIENT]}
-
-
-def b64(data):
-    """base64url without padding (RFC 7515 §2)."""
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def make_proof(key, htu, htm="POST", nonce=None, header=None, sign_with=None, alg="ES256", **claims):
-    """A DPoP proof (RFC 9449 §4.2); keyword arguments replace claims (None leaves one out)."""
-    proof_header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}
-    proof_header.update(header or {})
-    proof_claims = {"jti": secrets.token_urlsafe(12), "htm": htm, "htu": htu, "iat": int(time.time()), "nonce": nonce}
-    proof_claims.update(claims)
-    proof_claims = {name: value for name, value in proof_claims.items() if value is not None}
-    return jwt.encode(proof_header, proof_claims, sign_with or key, algorithms=[alg])
 
 
 class DPoPFlow(Flow):

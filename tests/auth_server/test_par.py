@@ -1,10 +1,13 @@
 """RFC 9126 §2: the pushed authorization request endpoint, POST /oauth/par."""
 
 import pytest
+from sqlalchemy import event
 from werkzeug.datastructures import MultiDict
 
 from auth_server import create_app
 from auth_server.config import Config
+from auth_server.models import PushRateWindow
+from auth_server.models import db
 from auth_server.par import REQUEST_URI_PREFIX
 
 from .conftest import Flow
@@ -135,10 +138,8 @@ def test_the_rate_limit_opens_again_when_the_window_ends(test_config, monkeypatc
     assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
 
 
-def test_a_refused_push_is_not_counted(test_config, monkeypatch):
+def test_a_refused_push_is_not_counted(test_config):
     """Only stored pushes count: a client refused with 429 is not kept out longer for asking."""
-    import time
-    from auth_server.models import PushRateWindow, db
     app = create_app({**test_config, "PAR_RATE_LIMIT": 2})
     flow = Flow(app.test_client())
     assert [flow.push().status_code for _ in range(4)] == [201, 201, 429, 429]
@@ -156,8 +157,6 @@ def test_an_invalid_push_is_not_counted(test_config):
 
 def test_a_push_is_one_transaction(app, flow):
     """The rate count, the pushed request and its flow trace are committed together, once."""
-    from sqlalchemy import event
-    from auth_server.models import db
     flow.push()  # the client's first push also purges; count a later one
     commits = []
 
