@@ -21,8 +21,8 @@ FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Long non-ASCII values: the test client sends them as hundreds to thousands of
-# %XX-encoded UTF-8 bytes, like the ~6 KB of %C3%A9 an outside fuzzer sent as a
-# redirect_uri. One character repeated, or many different ones.
+# %XX-encoded UTF-8 bytes (2,000 "é" are 6 KB of %C3%A9). One character repeated, or
+# many different ones.
 non_ascii = st.characters(min_codepoint=0x80, codec="utf-8")
 long_non_ascii_text = st.one_of(
     st.builds(lambda char, count: char * count, non_ascii, st.integers(min_value=100, max_value=2500)),
