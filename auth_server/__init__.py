@@ -6,6 +6,7 @@ import os
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from . import hosts
 from . import keys
 from . import models
 from . import oauth2
@@ -20,6 +21,9 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.update(test_config)
+
+    # Answer only to our own host names (ISSUER's and TRUSTED_HOSTS): no DNS rebinding.
+    hosts.init_app(app)
 
     # State lives in a database every worker shares: SQLite in the instance folder by default.
     if not app.config["SQLALCHEMY_DATABASE_URI"]:

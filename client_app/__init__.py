@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors
+from . import hosts
 from . import inspector
 from . import lab
 from . import models
@@ -28,6 +29,9 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.from_mapping(test_config)
+
+    # Answer only to our own host names (our URLs' and TRUSTED_HOSTS): no DNS rebinding.
+    hosts.init_app(app)
 
     # Default database: a SQLite file in the instance folder (created if missing).
     if not app.config["SQLALCHEMY_DATABASE_URI"]:

@@ -21,6 +21,11 @@ def database_url(url):
     return url
 
 
+def host_names(value):
+    """Comma-separated host names as a list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 class Config:
     """Client settings. Every value can be overridden by an environment variable."""
 
@@ -29,7 +34,7 @@ class Config:
     # is kept exactly as written: ours has no trailing slash, Auth0's has one.
     ISSUER = _env("ISSUER", "http://localhost:9000")
     # Where this process reaches the same server over the back channel (inside
-    # docker: http://auth_server:9000). Empty means "the same as ISSUER".
+    # docker: http://auth-server:9000). Empty means "the same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
     # How this client is registered at the authorization server.
@@ -52,6 +57,10 @@ class Config:
     NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")
     # This client's own base URL, where the attack lab sends its forged callbacks.
     CLIENT_BASE_URL = _env("CLIENT_BASE_URL", "http://localhost:3000").rstrip("/")
+    # Host names this client answers to besides those of REDIRECT_URI and CLIENT_BASE_URL
+    # (a comma-separated list). Any other Host header gets 400, so a DNS-rebinding page
+    # cannot read the inspector or drive the flow (create_app adds the URLs' hosts).
+    TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Every outbound HTTP call gives up after this many seconds.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))

@@ -7,6 +7,7 @@ from flask import Flask
 
 from . import bearer
 from . import errors
+from . import hosts
 from . import models
 from . import request_id
 from . import routes
@@ -22,6 +23,9 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.from_mapping(test_config)
+
+    # Answer only to our own host names (TRUSTED_HOSTS): no DNS rebinding.
+    hosts.init_app(app)
 
     # Where the notes live: DATABASE_URL, or a SQLite file in the instance folder.
     if not app.config["DATABASE_URL"]:

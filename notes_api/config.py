@@ -20,6 +20,11 @@ def database_url(url):
     return url
 
 
+def host_names(value):
+    """Comma-separated host names as a list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 class Config:
     """API settings. Every value can be overridden by an environment variable."""
 
@@ -30,11 +35,15 @@ class Config:
     ISSUER = _env("ISSUER", "http://localhost:9000")
 
     # Where this process reaches the authorization server (the back channel), e.g.
-    # http://auth_server:9000 in docker. Empty (the default) means "same as ISSUER".
+    # http://auth-server:9000 in docker. Empty (the default) means "same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
     # Our own name: a token is for us only if its `aud` contains this (RFC 9068 §4).
     AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
+    # The host names this API answers to (a comma-separated list); any other Host
+    # header gets 400, so a DNS-rebinding page cannot call it. Docker adds the name
+    # the client uses to reach it.
+    TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.
     JWKS_URL = _env("JWKS_URL", "")
