@@ -7,6 +7,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import hosts
+from . import logs
 from . import keys
 from . import models
 from . import oauth2
@@ -60,5 +61,8 @@ def configure_logging(app):
     """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
     # basicConfig sets up the root logger once per process and is a no-op after
     # that (a second app, or pytest's log capture, which already has a handler).
-    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    # Control characters a request put in a message are escaped: one record, one line.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logs.OneLineFormatter(app.config["LOG_FORMAT"]))
+    logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])

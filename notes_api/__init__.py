@@ -8,6 +8,7 @@ from flask import Flask
 from . import bearer
 from . import errors
 from . import hosts
+from . import logs
 from . import models
 from . import request_id
 from . import routes
@@ -58,5 +59,8 @@ def configure_logging(app):
     """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
     # basicConfig sets up the root logger once per process and is a no-op after
     # that (a second app, or pytest's log capture, which already has a handler).
-    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    # Control characters a request put in a message are escaped: one record, one line.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logs.OneLineFormatter(app.config["LOG_FORMAT"]))
+    logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])
