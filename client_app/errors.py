@@ -10,6 +10,7 @@ import logging
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 
 from .models import forget_login
 
@@ -65,6 +66,12 @@ def handle_http_error(e):
     return render_error(e.code, e.name, e.description)
 
 
+def handle_untrusted_host(e):
+    """A Host the client does not answer to (TRUSTED_HOSTS, DNS rebinding): 400, a page without links."""
+    # No URL can be built for a host that is not ours, so this page has none.
+    return render_template("untrusted_host.html"), 400
+
+
 def handle_internal_error(e):
     """A bug: Flask has logged the traceback; the user gets a calm 500 page."""
     return render_error(500, "Internal error", "The notes app hit an unexpected error. "
@@ -77,5 +84,6 @@ def init_app(app):
     # Flask picks the most specific handler: CSRFError is also a 400 HTTPException.
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(SecurityError, handle_untrusted_host)
     # An unhandled exception reaches the browser as a 500, never as a traceback.
     app.register_error_handler(500, handle_internal_error)

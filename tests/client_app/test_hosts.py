@@ -65,5 +65,5 @@ def test_foreign_host_is_a_page(client, http, host, method, path):
     assert response.status_code == 400
     assert response.mimetype == "text/html"
     assert "Notes app" in response.text
-    assert "Host" in response.text
+    assert "does not answer to that host name" in response.text
     assert len(http.calls) == 0
