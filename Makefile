@@ -1,5 +1,5 @@
 # PAR Lab: `make demo` runs the three services natively; `make test` runs every test;
-# `make up` / `make down` run them in Docker with Compose.
+# `make up` / `make down` run them in Docker with Compose v2 (docs/docker.md).
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt */requirements.txt | cksum | cut -d' ' -f1)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 ## attacks: run every attack of the attack lab against the running stack (start `make demo` first)
 .PHONY: attacks
 attacks: $(STAMP)
-	$(VENV)/bin/python -m client_app.attack_cli
+	$(VENV)/bin/python -m client_app.lab
 
 ## bench: throughput, latency and a soak, all in one run (writes bench/results/latest.json)
 .PHONY: bench
@@ -32,22 +32,21 @@ bench: $(STAMP)
 test: $(STAMP)
 	scripts/run-tests.sh
 
-## up: build the three images and start them with Docker Compose (same ports as demo)
+## up: build the three images and start them with Docker Compose v2 (same ports as demo)
 up:
 	scripts/up.sh
 
 ## down: stop and remove the containers; the named volumes keep the data
 down:
-	scripts/compose.sh down
+	docker compose down
 
 ## up-scale: as `up`, but the issuer is three auth_server replicas on PostgreSQL behind nginx
 ## down-scale: stop them (docker-compose.scale.yml, project parlab-scale; volumes kept)
-SCALE := COMPOSE_FILE=docker-compose.scale.yml COMPOSE_PROJECT_NAME=parlab-scale
 .PHONY: up-scale down-scale
 up-scale:
-	$(SCALE) scripts/up.sh
+	scripts/up.sh docker-compose.scale.yml
 down-scale:
-	$(SCALE) scripts/compose.sh down
+	docker compose -f docker-compose.scale.yml down
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -67,11 +67,28 @@ class Config:
     # the browser's arrival at /authorize, not the whole login.
     PAR_EXPIRES_IN = int(_env("PAR_EXPIRES_IN", "30"))
     # RFC 9126 §2.3: a client pushing faster than this gets 429 with Retry-After.
-    # With the 30 s lifetime (and purge) this also caps the rows one client can hold.
-    PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "60"))
+    # The limit is per client, and a web client pushes for whoever clicks its Log in:
+    # so the client bounds its visitors first (client_app: 20 logins per address per
+    # 60 s), and this limit leaves room for a classroom of 30 behind one client, every
+    # address at its bound within the same 10 s: 30 x 20 = 600. With the 30 s lifetime
+    # and the purge's 300 s grace, one client holds at most ~20,000 rows.
+    PAR_RATE_LIMIT = int(_env("PAR_RATE_LIMIT", "600"))
     PAR_RATE_WINDOW = int(_env("PAR_RATE_WINDOW", "10"))
-    # Wrong passwords allowed in one login before it is closed (no brute force).
+    # RFC 6749 §10.10: password guessing is capped across logins (login_throttle.py).
+    # Per username: 5 wrong passwords lock it for 5 minutes, for everyone and even
+    # for the right password. Its count is forgotten after 15 minutes without a
+    # failure, or cleared by a sign-in; while it stands, each further wrong password
+    # locks again, so a patient attacker gets one guess per lock. A lock must not
+    # outlast the window, or the count would be forgotten while it is locked.
     MAX_FAILED_LOGINS = int(_env("MAX_FAILED_LOGINS", "5"))
+    LOGIN_FAILURE_WINDOW = int(_env("LOGIN_FAILURE_WINDOW", "900"))
+    LOGIN_LOCK_SECONDS = int(_env("LOGIN_LOCK_SECONDS", "300"))
+    # Per source address (request.remote_addr), whatever the usernames: a class of
+    # 30 behind one NAT making three typos each stays under 100; one address trying
+    # many usernames is locked (the same lock and window), and no one else is.
+    # Behind a reverse proxy every request comes from the proxy: trust its
+    # X-Forwarded-For first (Werkzeug's ProxyFix), or this locks everyone at once.
+    MAX_FAILED_LOGINS_PER_ADDRESS = int(_env("MAX_FAILED_LOGINS_PER_ADDRESS", "100"))
     # How long a user has to log in and consent once the browser has arrived.
     INTERACTION_EXPIRES_IN = int(_env("INTERACTION_EXPIRES_IN", "600"))
     # RFC 9700 §4.2.1 recommends short-lived codes; 60 s is plenty for a back channel.
@@ -83,6 +100,35 @@ class Config:
 
     # RFC 9126 §5: every client must use PAR (default true; "false" leaves it per client).
     REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = _env("REQUIRE_PAR", "true") == "true"
+
+    # What this server supports, one list each: the policy (oauth2.py, par.py, tokens.py)
+    # enforces them and discovery advertises them as they are (RFC 8414 §2), so the two
+    # cannot disagree; tests/auth_server/test_capabilities.py checks each against the other.
+    # RFC 6749 §2.3.1: how clients authenticate, at the token, PAR (RFC 9126 §2) and
+    # flow-trace endpoints alike. No "none": every client here is confidential.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    # RFC 7636 §4.2: PKCE methods. RFC 9700 §2.1.1: S256 only; "plain" is refused.
+    CODE_CHALLENGE_METHODS = ["S256"]
+    # RFC 7518 §3.1: the alg that signs ID tokens and access tokens (OIDC Core §15.1:
+    # RS256 is the one every OpenID provider supports); keys.py makes RSA keys for it.
+    SIGNING_ALG = "RS256"
+    # RFC 6749 §4.1 and §6: the authorization code grant, and refresh tokens.
+    GRANT_TYPES = ["authorization_code", "refresh_token"]
+    # RFC 6749 §3.1.1: response_type=code only (RFC 9700 §2.1.2: no implicit grant).
+    RESPONSE_TYPES = ["code"]
+    # OAuth 2.0 Multiple Response Type Encoding Practices §2.1: the code comes back in
+    # the redirect's query.
+    RESPONSE_MODES = ["query"]
+    # RFC 9449 §5.1: the algs a DPoP proof may be signed with (asymmetric only, §4.2).
+    DPOP_SIGNING_ALGS = ["ES256", "PS256"]
+
+    # RFC 9449 §4.3 and §11.1: a DPoP proof is accepted this many seconds after its iat
+    # (and its jti remembered as long), and at most this far ahead of our clock.
+    DPOP_PROOF_MAX_AGE = int(_env("DPOP_PROOF_MAX_AGE", "60"))
+    DPOP_PROOF_MAX_FUTURE = int(_env("DPOP_PROOF_MAX_FUTURE", "5"))
+    # RFC 9449 §8: the server's DPoP nonce changes every this many seconds (the previous
+    # one is still accepted); it is an HMAC of the time window with SECRET_KEY.
+    DPOP_NONCE_LIFETIME = int(_env("DPOP_NONCE_LIFETIME", "300"))
 
     # Scopes this server knows, with the sentence the consent page shows for each.
     SCOPES = {
@@ -125,8 +171,58 @@ class Config:
             "require_pushed_authorization_requests": True,
             # The seed sends no code_challenge, so PKCE stays optional for this client.
             "require_pkce": False,
+            # The seed's token response (step 10) has a refresh_token for the scope
+            # "openid profile read:notes", without offline_access (OIDC Core §11 asks
+            # for it); this client keeps the seed's shape. Default false: notes-web gets
+            # a refresh token only with offline_access. The consent page says so either way.
+            "refresh_token_without_offline_access": True,
+        },
+        {
+            # The notes API as a resource server: it may only ask whether an access
+            # token is active (RFC 7662 §2.1), when it runs with TOKEN_CHECK=introspection.
+            # No grant types and no redirect URIs: it can neither push nor get tokens.
+            "client_id": "notes-api",
+            "client_secret": _env("NOTES_API_SECRET", "notes-api-secret"),  # DEMO ONLY
+            "client_name": "Notes API (resource server)",
+            "redirect_uris": [],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": [],
+            "response_types": [],
+            "scope": "",
+            "may_introspect_access_tokens": True,
+        },
+        {
+            # DEMO ONLY: the attack lab's own client (client_app/lab/), so that its attacks
+            # spend neither notes-web's PAR budget nor a client worker's time. Its
+            # callback is the client app's, though the lab never lets a browser follow it.
+            "client_id": "notes-lab",
+            "client_secret": _env("NOTES_LAB_SECRET", "notes-lab-secret"),
+            "client_name": "Attack lab",
+            "redirect_uris": [_env("NOTES_WEB_REDIRECT_URI", "http://localhost:3000/callback")],
+            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid profile email read:notes write:notes offline_access",
+            "require_pushed_authorization_requests": True,
+            "require_pkce": True,
+            # Ours, not an RFC 7591 name: its request_uri lives 2 s, not PAR_EXPIRES_IN
+            # (par.py), so the lab's expiry attack waits 3 s, and its pushes are purged soon.
+            "request_uri_lifetime": 2,
         },
     ]
+
+    # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
+    # werkzeug's own default. A stored hash names its method, so changing this never
+    # breaks existing users. TESTS ONLY: tests/auth_server sets a cheap method
+    # ("pbkdf2:sha256:1") so that create_app takes milliseconds; never lower it for a
+    # running service (it is not read from the environment for that reason).
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    # TESTS ONLY: a ready-made key pair (a joserfc RSAKey) stored as the first signing
+    # key instead of making one, because making a 2048-bit RSA key per test app is
+    # slow. Default None: a running service makes its own key on first start (keys.py);
+    # not read from the environment.
+    TEST_SIGNING_KEY = None
 
     # DEMO ONLY: users and their passwords are shown on the login page.
     USERS = [
@@ -134,4 +230,10 @@ class Config:
          "name": "Alice Liddell", "email": "alice@example.com"},
         {"sub": "bob", "username": "bob", "password": "bob",
          "name": "Bob Builder", "email": "bob@example.com"},
+        # The attack lab signs in as `lab`, never as a real user, and its brute-force
+        # attack guesses at `lab-target`, so a lockout leaves `lab` free for the rest.
+        {"sub": "lab", "username": "lab", "password": "lab",
+         "name": "Attack Lab", "email": "lab@example.com"},
+        {"sub": "lab-target", "username": "lab-target", "password": "lab-target",
+         "name": "Brute-force Target", "email": "lab-target@example.com"},
     ]

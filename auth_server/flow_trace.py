@@ -10,17 +10,17 @@ flow and tells it to the client that owns the flow:
 - each token request for the flow's code (step 9): the checks made and their outcomes.
 
 Nothing here changes a decision: it only watches, through Flask's after_request, and
-through Authlib's own seams at the token endpoint (the `client_authenticated` signal,
-then the grant's `after_validate_token_request` and `after_create_token_response`
-hooks). A flow is found by its request_uri, or by its code (stored only as a hash).
-POST /oauth/flow-trace (views/flows.py) answers only the client that owns the flow.
+at the token endpoint through an extension of the code grant (Authlib's own seam, as
+PKCE and OpenID use) that keeps the grant, whose checks name themselves as they run
+(oauth2.py). oauth2.config_oauth(app) switches it on. A flow is found by its
+request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
+(views/flows.py) answers only the client that owns the flow.
 """
 
 import logging
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
-from authlib.integrations.flask_oauth2 import client_authenticated
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.endpoint import Endpoint
 from authlib.oauth2.rfc6749.endpoint import EndpointRequest
@@ -39,18 +39,19 @@ from .models import PushedRequest
 from .models import db
 from .models import now
 from .models import sha256
+from .par import REQUEST_URI_PREFIX
 
 log = logging.getLogger("auth_server")
 
-# RFC 9126 §2.2: the request_uri prefix (par.py issues them).
-REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 # Traces are teaching material, not an audit log: kept one day.
 KEEP_SECONDS = 86400
 # A path (with its query) is stored up to this length.
 MAX_PATH_CHARS = 2000
 
 # Step 9: the checks the token endpoint makes on an authorization_code grant, in the
-# order Authlib (and oauth2.py) makes them. A failed check stops the rest.
+# order Authlib (and oauth2.py) makes them. A failed check stops the rest. oauth2.py's
+# grant names each by its id as it starts; Authlib checks code_present right after
+# grant_type_allowed, and a traced request always carries a code (it finds the flow).
 CHECKS = (
     ("client_authenticated", "The client proved who it is (client_id and secret)",
      "RFC 6749 §2.3.1, §3.2.1"),
@@ -109,11 +110,14 @@ class FlowTraceEndpoint(Endpoint):
     """POST /oauth/flow-trace: a flow's record, for the client that owns it."""
 
     ENDPOINT_NAME = "flow_trace"
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def __init__(self, client_auth_methods):
+        super().__init__()
+        self.client_auth_methods = client_auth_methods
 
     def validate_request(self, request):
         """Authenticate the client as at the token endpoint; exactly one of request_uri, code."""
-        client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="flow_trace")
+        client = self.server.authenticate_client(request, self.client_auth_methods, endpoint="flow_trace")
         keys = [name for name in ("request_uri", "code") if request.form.get(name)]
         if len(keys) != 1:
             raise InvalidRequestError("Send exactly one of 'request_uri' or 'code'.")
@@ -254,105 +258,79 @@ def _note(step, response, trace):
 
 def _observe_token_request(response):
     """Step 9: the checks made on an authorization_code token request, and their outcomes."""
-    if request.form.get("grant_type") != "authorization_code" or not request.form.get("code"):
+    grant = g.get("flow_trace_grant")
+    if grant is None or not request.form.get("code"):
         return
     code = request.form["code"]
     trace = db.session.scalar(db.select(FlowTrace).filter_by(code_hash=sha256(code)))
     if trace is None:
         return
-    evidence = g.get("flow_trace_evidence", {})
     body = response.get_json(silent=True) or {}
-    if response.status_code == 200:
-        # Which tokens came out (OpenID's own hook adds the ID token), never their values.
-        evidence["issued"] = [name for name in ("access_token", "refresh_token", "id_token") if name in body]
-        evidence["scope"] = body.get("scope", "")
     entry = {
         "step": 9,
         "status": response.status_code,
-        "auth_method": evidence.get("auth_method"),
+        "auth_method": grant.request.auth_method,
         "error": body.get("error"),
         "error_description": body.get("error_description"),
-        "checks": checks(evidence, response.status_code, body, code, trace.client_id),
+        "checks": checks(grant, response.status_code, body, code),
     }
     db.session.add(FlowEvent(trace_id=trace.id, kind="token_request", data=entry))
     db.session.commit()
 
 
-def checks(evidence, status, body, code, owner):
+def checks(grant, status, body, code):
     """The CHECKS list with outcomes: passed, failed, skipped or "not reached".
 
-    Hook evidence says which checks passed; a refusal names the check that failed
-    (Authlib stops at the first failure, so every check before it passed).
+    The grant names each check as it starts, so a refused request stopped at the one
+    it was running: that check failed, every one before it passed.
     """
-    passed = set(evidence.get("passed", ()))
-    failed = None if status == 200 else _failed_check(status, body, passed)
+    failed = None if status == 200 else grant.current_check
+    stored_code = grant.request.authorization_code
     results, reached = [], True
     for check_id, label, rule in CHECKS:
         if check_id == failed:
             outcome, reached = "failed", False
         elif not reached:
             outcome = "not reached"
-        elif check_id == "pkce_verified" and "code_challenge_method" in evidence and (
-                evidence["code_challenge_method"] is None):
+        elif check_id == "pkce_verified" and not stored_code.code_challenge:
             outcome = "skipped"
         else:
             outcome = "passed"
         results.append({"id": check_id, "check": label, "rule": rule, "outcome": outcome,
-                        "detail": _detail(check_id, outcome, evidence, body, code, owner)})
+                        "detail": _detail(check_id, outcome, grant, body, code)})
     return results
 
 
-def _failed_check(status, body, passed):
-    """Which check a token error response reports."""
-    error = body.get("error")
-    description = body.get("error_description") or ""
-    if status == 401 or error == "invalid_client":
-        return "client_authenticated"
-    if error == "unauthorized_client":
-        return "grant_type_allowed"
-    if "Missing 'code'" in description:
-        return "code_present"
-    if "'code'" in description:
-        return "code_valid"
-    if "redirect_uri" in description:
-        return "redirect_uri_matches"
-    if "code_verifier" in description or "hallenge" in description:
-        return "pkce_verified"
-    if "'user'" in description:
-        return "user_exists"
-    # Not one we know: the first check the hooks did not see pass.
-    return next((c for c, _, _ in CHECKS if c not in passed), "tokens_issued")
-
-
-def _detail(check_id, outcome, evidence, body, code, owner):
+def _detail(check_id, outcome, grant, body, code):
     """A short, secret-free explanation of one check's outcome."""
     if outcome == "not reached":
         return ""
+    if outcome == "failed":
+        if check_id == "code_valid":
+            return _why_code_refused(code, grant.request.client.client_id)
+        return body.get("error_description") or body.get("error") or ""
+    stored_code = grant.request.authorization_code
     if check_id == "client_authenticated":
-        if outcome == "failed":
-            return body.get("error_description") or "client authentication failed"
-        return f"{evidence.get('client_id', owner)} via {evidence.get('auth_method', 'its secret')}"
-    if check_id == "code_valid" and outcome == "failed":
-        return _why_code_refused(code, owner)
-    if check_id == "redirect_uri_matches" and outcome == "passed":
-        return evidence.get("redirect_uri", "")
+        return f"{grant.request.client.client_id} via {grant.request.auth_method}"
+    if check_id == "redirect_uri_matches":
+        return stored_code.redirect_uri
     if check_id == "pkce_verified":
         if outcome == "skipped":
             return "no code_challenge was pushed, so there is no verifier to check (PKCE optional for this client)"
-        return f"method {evidence.get('code_challenge_method', 'S256')}" if outcome == "passed" else (
-            body.get("error_description") or "")
-    if check_id == "tokens_issued" and outcome == "passed":
-        issued = ", ".join(evidence.get("issued", ())) or "tokens"
-        return f"{issued}; scope {evidence.get('scope', '')!r}"
-    return (body.get("error_description") or "") if outcome == "failed" else ""
+        return f"method {stored_code.code_challenge_method}"
+    if check_id == "tokens_issued":
+        # Which tokens came out (OpenID's own hook adds the ID token), never their values.
+        issued = ", ".join(name for name in ("access_token", "refresh_token", "id_token") if name in body)
+        return f"{issued}; scope {body.get('scope', '')!r}"
+    return ""
 
 
-def _why_code_refused(code, owner):
+def _why_code_refused(code, client_id):
     """Why the code check failed, read from the stored code (never shown: only its state)."""
     row = db.session.scalar(db.select(AuthorizationCode).filter_by(code=code))
     if row is None:
         return "no such code"
-    if row.client_id != owner:
+    if row.client_id != client_id:
         return "the code was issued to another client"
     if row.used_at is not None:
         return "the code was already used: a replay, so the tokens it issued were revoked (RFC 6749 §4.1.2)"
@@ -361,35 +339,17 @@ def _why_code_refused(code, owner):
     return "the code was refused"
 
 
-def _on_client_authenticated(sender, client=None, grant=None, **extra):
-    """Authlib's signal at the token endpoint: watch this grant's own checks."""
-    if grant is None or grant.GRANT_TYPE != "authorization_code":
-        return
-    g.flow_trace_evidence = {
-        "client_id": client.client_id,
-        "auth_method": getattr(grant.request, "auth_method", None),
-        "passed": ["client_authenticated"],
-    }
-    # The hooks Authlib's own extensions (PKCE, OpenID) use, on this grant only.
-    grant.register_hook("after_validate_token_request", _after_validate_token_request)
-    grant.register_hook("after_create_token_response", _after_create_token_response)
+def watch_token_checks(grant):
+    """Code-grant extension (registered in oauth2.py): watch this grant's token request."""
+    grant.register_hook("before_validate_token_request", _keep_grant)
 
 
-def _after_validate_token_request(grant, result):
-    """The code was found, used up and matched the redirect_uri."""
-    evidence = g.flow_trace_evidence
-    code = grant.request.authorization_code
-    evidence["passed"] += ["grant_type_allowed", "code_present", "code_valid", "redirect_uri_matches"]
-    evidence["redirect_uri"] = code.redirect_uri
-    evidence["code_challenge_method"] = code.code_challenge_method if code.code_challenge else None
+def _keep_grant(grant):
+    """A token request starts: keep its grant, whose checks the response will be read against."""
+    g.flow_trace_grant = grant
 
 
-def _after_create_token_response(grant, result):
-    """Tokens were issued: PKCE (checked in the hook before) and every other check passed."""
-    g.flow_trace_evidence["passed"] += ["pkce_verified", "user_exists", "tokens_issued"]
-
-
-def init_app(app):
-    """Register the endpoint on the app's Authlib server and start watching."""
-    app.extensions["authorization_server"].register_endpoint(FlowTraceEndpoint())
-    client_authenticated.connect(_on_client_authenticated)
+def init_app(app, server):
+    """Serve POST /oauth/flow-trace from the app's Authlib server; watch every response."""
+    server.register_endpoint(FlowTraceEndpoint(app.config["CLIENT_AUTH_METHODS"]))
+    app.after_request(observe)

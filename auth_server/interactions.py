@@ -65,25 +65,28 @@ def load(interaction_id):
 
 
 def log_in(interaction, user):
-    """Record who authenticated, and when (the ID token's auth_time)."""
+    """Record who authenticated, and when (the ID token's auth_time); renew the session."""
     interaction.user_id = user.id
     interaction.auth_time = now()
+    renew_session()
     db.session.commit()
     log.info("step 5 user authenticated interaction=%s sub=%s", interaction.id[:8], user.sub)
 
 
-def record_failed_login(interaction):
-    """Count a wrong password; past the limit the login is closed (no brute force).
+def renew_session():
+    """A new browser_id and CSRF token at sign-in, so a session fixed before it is worthless.
 
-    Returns True while the user may try again.
+    Session fixation: a cookie an attacker planted (or copied) before sign-in must not
+    be signed in after it (OWASP: renew the session id when privilege changes). The
+    cookie is signed, not stored, so renewing means a new random browser_id: this
+    browser's unfinished logins move to it and the old id finds nothing. The CSRF
+    token (RFC 6749 §10.12) goes too; Flask-WTF makes a new one for the next form.
     """
-    interaction.failed_logins += 1
-    if interaction.failed_logins >= current_app.config["MAX_FAILED_LOGINS"]:
-        interaction.completed_at = now()
-        log.warning("step 5 login closed after %d wrong passwords interaction=%s",
-                    interaction.failed_logins, interaction.id[:8])
-    db.session.commit()
-    return interaction.completed_at is None
+    old_id = session.get("browser_id")
+    session.clear()
+    new_id = browser_id()
+    db.session.execute(db.update(Interaction).where(
+        Interaction.browser_id == old_id, Interaction.completed_at.is_(None)).values(browser_id=new_id))
 
 
 def oauth2_request(interaction):

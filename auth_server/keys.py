@@ -29,8 +29,14 @@ def _load(row):
 
 
 def generate_signing_key():
-    """Make a new RS256 key pair and store it; it becomes the signing key."""
-    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+    """Make a new RSA key pair for the signing alg and store it; it becomes the signing key."""
+    parameters = {"use": "sig", "alg": current_app.config["SIGNING_ALG"]}
+    key = RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
+    return store_signing_key(key)
+
+
+def store_signing_key(key):
+    """Store a key pair; being the newest, it signs from now on."""
     db.session.add(SigningKey(kid=key.kid, private_jwk=key.as_dict(private=True), created_at=now()))
     db.session.commit()
     return key
@@ -40,7 +46,11 @@ def ensure_signing_key():
     """Generate the first key pair on first start; replicas starting together agree on one."""
     hold_startup_lock()
     if db.session.scalar(db.select(SigningKey.kid).limit(1)) is None:
-        generate_signing_key()
+        test_key = current_app.config["TEST_SIGNING_KEY"]
+        if test_key:
+            store_signing_key(test_key)  # tests only (config.py)
+        else:
+            generate_signing_key()
     db.session.commit()
 
 

@@ -49,9 +49,9 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     email: Mapped[str] = mapped_column(String(128))
 
-    def set_password(self, password):
-        """Store a salted hash of the password, never the password."""
-        self.password_hash = generate_password_hash(password)
+    def set_password(self, password, method):
+        """Store a salted hash of the password, never the password (config PASSWORD_HASH_METHOD)."""
+        self.password_hash = generate_password_hash(password, method)
 
     def check_password(self, password):
         """True if the password matches the stored hash."""
@@ -92,6 +92,21 @@ class Client(db.Model, OAuth2ClientMixin):
         """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
         return self.client_metadata.get("require_pkce", True)
 
+    @property
+    def refresh_token_without_offline_access(self):
+        """This client gets a refresh token even without the offline_access scope (seed-cli)."""
+        return self.client_metadata.get("refresh_token_without_offline_access", False)
+
+    @property
+    def may_introspect_access_tokens(self):
+        """RFC 7662 §2.1: a resource server (notes-api) may ask about any client's access tokens."""
+        return self.client_metadata.get("may_introspect_access_tokens", False)
+
+    @property
+    def dpop_bound_access_tokens(self):
+        """RFC 9449 §5.2: this client always gets DPoP-bound tokens, never Bearer ones."""
+        return self.client_metadata.get("dpop_bound_access_tokens", False)
+
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())
@@ -130,7 +145,6 @@ class Interaction(db.Model):
     params: Mapped[dict] = mapped_column(JSON)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     auth_time: Mapped[int | None] = mapped_column(Integer)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     completed_at: Mapped[int | None] = mapped_column(Integer)
 
@@ -153,6 +167,8 @@ class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     audience: Mapped[list] = mapped_column(JSON, default=list)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)
+    # RFC 9449 §10: the thumbprint of the DPoP key the code is bound to, if any.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def is_expired(self):
         """RFC 6749 §4.1.2: codes MUST expire shortly after they are issued."""
@@ -181,6 +197,8 @@ class Token(db.Model):
     refresh_expires_at: Mapped[int | None] = mapped_column(Integer)
     refresh_used_at: Mapped[int | None] = mapped_column(Integer)
     revoked_at: Mapped[int | None] = mapped_column(Integer)
+    # RFC 9449 §6.1: the DPoP key both tokens are bound to (cnf.jkt), if any.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def user(self):
@@ -195,6 +213,13 @@ class Token(db.Model):
     def get_scope(self):
         """The scope granted with the token."""
         return self.scope
+
+
+class DPoPProof(db.Model):
+    """RFC 9449 §11.1: a DPoP proof already used, by its jti's hash, until it is too old anyway."""
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class SigningKey(db.Model):
@@ -234,7 +259,7 @@ def seed_demo_data(config):
             db.session.add(user)
         user.sub, user.name, user.email = data["sub"], data["name"], data["email"]
         if not user.password_hash or not user.check_password(data["password"]):
-            user.set_password(data["password"])
+            user.set_password(data["password"], config["PASSWORD_HASH_METHOD"])
     db.session.commit()
 
 

@@ -13,9 +13,12 @@ from urllib.parse import unquote_plus
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import UnsupportedGrantTypeError
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -26,8 +29,12 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from . import dpop
+from . import flow_trace
 from . import keys
 from . import tokens
+from .error_text import quoted
+from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode
 from .models import Client
 from .models import Token
@@ -37,6 +44,7 @@ from .models import now
 from .models import sha256
 from .par import PushedAuthorizationEndpoint
 from .par import PushedAuthorizationRequests
+from .revocation import TokenRevocationEndpoint
 
 log = logging.getLogger("auth_server")
 
@@ -54,12 +62,19 @@ class AuthorizationServer(FlaskAuthorizationServer):
         """Authlib's grant lookup, after refusing a response_type it could not quote.
 
         Authlib repeats the response_type in its error description, which must be
-        printable ASCII (RFC 6749 §5.2); found by tests/fuzz.
+        printable ASCII without '"' or '\\' (RFC 6749 §5.2); tests/fuzz sends any characters.
         """
         response_type = request.payload.response_type or ""
-        if not (response_type.isascii() and response_type.isprintable()):
-            raise UnsupportedResponseTypeError("(not printable ASCII)")
+        if invalid_error_characters(response_type):
+            raise UnsupportedResponseTypeError(
+                quoted(response_type), description=f"The response type '{quoted(response_type)}' is not supported.")
         return super().get_authorization_grant(request)
+
+    def get_token_grant(self, request):
+        """RFC 6749 §5.2: only the grant types this server offers (config GRANT_TYPES)."""
+        if request.payload.grant_type not in current_app.config["GRANT_TYPES"]:
+            raise UnsupportedGrantTypeError(request.payload.grant_type)
+        return super().get_token_grant(request)
 
     def create_oauth2_request(self, request):
         """Use a request rebuilt from a login in progress as it is; else read Flask's."""
@@ -69,19 +84,30 @@ class AuthorizationServer(FlaskAuthorizationServer):
 
 
 class PKCE(CodeChallenge):
-    """RFC 7636, with RFC 9700 §2.1.1's rules: S256 only, required where the client says."""
+    """RFC 7636, with RFC 9700 §2.1.1's rules: the configured methods only (S256),
+    required where the client says."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    def __init__(self, methods):
+        super().__init__()
+        # The methods this server accepts (config CODE_CHALLENGE_METHODS).
+        self.SUPPORTED_CODE_CHALLENGE_METHOD = methods
 
     def validate_code_challenge(self, grant, redirect_uri):
-        """Refuse a missing challenge (for clients that need one) and the plain method."""
+        """Refuse a missing challenge (for clients that need one) and any other method."""
         params = grant.request.payload.data
         if grant.request.client.require_pkce and not params.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: send a code_challenge (S256).")
-        # RFC 7636 §4.3: a missing method means "plain", which we refuse.
-        if params.get("code_challenge") and params.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("Only code_challenge_method=S256 is accepted.")
+            raise InvalidRequestError("PKCE is required: send a code_challenge.")
+        # RFC 7636 §4.3: a missing method means "plain".
+        method = params.get("code_challenge_method", self.DEFAULT_CODE_CHALLENGE_METHOD)
+        if params.get("code_challenge") and method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
+            accepted = ", ".join(self.SUPPORTED_CODE_CHALLENGE_METHOD)
+            raise InvalidRequestError(f"Only code_challenge_method={accepted} is accepted.")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        """RFC 7636 §4.6: the code_verifier must match the stored challenge."""
+        grant.current_check = "pkce_verified"
+        super().validate_code_verifier(grant, result)
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
@@ -91,9 +117,13 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         """The key that signs ID tokens: the newest one, as for access tokens."""
         return keys.current_signing_key()
 
+    def get_client_algorithm(self, client):
+        """The alg that signs every ID token (config SIGNING_ALG)."""
+        return current_app.config["SIGNING_ALG"]
+
     def get_encode_header(self, client):
-        """RS256 with the kid, so clients can pick the key from the JWKS."""
-        return {"alg": "RS256", "typ": "JWT", "kid": keys.current_signing_key().kid}
+        """The alg with the kid, so clients can pick the key from the JWKS."""
+        return {"alg": self.get_client_algorithm(client), "typ": "JWT", "kid": keys.current_signing_key().kid}
 
     def get_client_claims(self, client):
         """OIDC Core §2: iss, aud and exp; azp names the client that asked."""
@@ -116,18 +146,59 @@ class OpenIDCode(oidc_grants.OpenIDCode):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    """The code grant: codes in the database, single use, bound to client and PKCE."""
+    """The code grant: codes in the database, single use, bound to client and PKCE.
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    At the token endpoint (step 9) each check names itself in `current_check` as it
+    starts, so when one refuses the request the flow trace (a teaching aid) knows which.
+    """
+
+    # The step 9 check now running, by its id in flow_trace.CHECKS.
+    current_check = None
+
+    @classmethod
+    def check_authorization_endpoint(cls, request):
+        """This grant answers response_type=code, if the server offers it (config RESPONSE_TYPES)."""
+        return (super().check_authorization_endpoint(request)
+                and request.payload.response_type in current_app.config["RESPONSE_TYPES"])
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """RFC 6749 §3.1.2.3: the redirect_uri must be one the client registered.
+
+        Authlib quotes a refused redirect_uri as it came, and a 500 follows when it
+        holds what RFC 6749 §5.2 forbids in an error_description (found by a fuzzer).
+        """
+        redirect_uri = request.payload.redirect_uri
+        if redirect_uri and not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError(f"Redirect URI {quoted(redirect_uri)} is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def validate_authorization_request(self):
-        """Authlib's checks, then the audience (RFC 8707 resource indicators)."""
+        """Authlib's checks, then the response mode and the audience (RFC 8707)."""
         redirect_uri = super().validate_authorization_request()
-        audience, reason = tokens.requested_audience(self.request.payload.data, current_app.config["AUDIENCES"])
+        config = current_app.config
+        # OAuth 2.0 Multiple Response Type Encoding Practices §2.1: only the modes offered.
+        if self.request.payload.data.get("response_mode", "query") not in config["RESPONSE_MODES"]:
+            raise InvalidRequestError(
+                f"Unsupported 'response_mode'; this server answers in: {', '.join(config['RESPONSE_MODES'])}.",
+                redirect_uri=redirect_uri)
+        audience, reason = tokens.requested_audience(self.request.payload.data, config["AUDIENCES"])
         if reason:
             raise InvalidTargetError(reason, redirect_uri=redirect_uri)
         self.request.audience = audience
         return redirect_uri
+
+    def authenticate_token_endpoint_client(self):
+        """RFC 6749 §3.2.1: the client authenticates by a method this server offers."""
+        self.current_check = "client_authenticated"
+        client = self.server.authenticate_client(self.request, current_app.config["CLIENT_AUTH_METHODS"])
+        # Authlib keeps the client on the request once every check passed; keep it now.
+        self.request.client = client
+        # RFC 9449 §5: a DPoP proof is checked before the code is used up.
+        self.request.dpop_jkt = dpop.jkt_for_token_request(client)
+        # Authlib checks next that the client may use this grant, then that a code was sent.
+        self.current_check = "grant_type_allowed"
+        return client
 
     def save_authorization_code(self, code, request):
         """Store the code with everything the token request will be checked against."""
@@ -144,12 +215,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=params.get("code_challenge"),
             code_challenge_method=params.get("code_challenge_method"),
             audience=request.audience,
+            dpop_jkt=params.get("dpop_jkt"),  # RFC 9449 §10
             expires_at=now() + current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"],
         ))
         db.session.commit()
 
     def query_authorization_code(self, code, client):
         """Use up the code in one UPDATE; a second use revokes what the first issued."""
+        self.current_check = "code_valid"
         claimed = db.session.execute(
             db.update(AuthorizationCode)
             .where(AuthorizationCode.code == code, AuthorizationCode.client_id == client.client_id,
@@ -159,6 +232,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
         item = db.session.scalar(db.select(AuthorizationCode).filter_by(code=code, client_id=client.client_id))
         if claimed == 1:
+            # Authlib compares the redirect_uri with the code's next.
+            self.current_check = "redirect_uri_matches"
             return item
         if item is not None and item.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens it issued.
@@ -171,27 +246,48 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code):
         """The user who consented when the code was issued."""
+        self.current_check = "user_exists"
         return db.session.get(User, authorization_code.user_id)
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):
         """Issue tokens for the code's audience; the code starts a new token family."""
+        self.current_check = "tokens_issued"
         code = self.request.authorization_code
         return tokens.issue_tokens(self.client, user, scope, code.audience, code.auth_time,
-                                   family=code.id, include_refresh_token=include_refresh_token)
+                                   family=code.id, include_refresh_token=include_refresh_token,
+                                   dpop_jkt=self.request.dpop_jkt)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2)."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
 
+    def authenticate_token_endpoint_client(self):
+        """RFC 6749 §3.2.1: the client authenticates by a method this server offers."""
+        client = self.server.authenticate_client(self.request, current_app.config["CLIENT_AUTH_METHODS"])
+        self.request.dpop_jkt = dpop.jkt_for_token_request(client)  # RFC 9449 §5
+        return client
+
     def authenticate_refresh_token(self, refresh_token):
-        """Use up the refresh token; using one twice revokes its whole family."""
+        """Find the refresh token, unrevoked and unexpired; it is used up only once checked."""
         row = db.session.scalar(db.select(Token).filter_by(refresh_token_hash=sha256(refresh_token)))
         if row is None or row.revoked_at is not None or row.refresh_expires_at < now():
             return None
+        return row
+
+    def validate_token_request(self):
+        """Authlib's checks first, then use up the refresh token; using one twice revokes its family.
+
+        RFC 6749 §6: the token must be this client's (else invalid_grant) and the scope
+        within the grant (else invalid_scope). Only a request that passes both may use
+        the token up, so another client, or a wider scope, cannot burn it.
+        """
+        super().validate_token_request()
+        row = self.request.refresh_token
+        # RFC 9449 §5 binds a public client's refresh token to its DPoP key; ours too.
+        dpop.check_binding(row.dpop_jkt, self.request.dpop_jkt, "refresh token")
         claimed = db.session.execute(
             db.update(Token).where(Token.id == row.id, Token.refresh_used_at.is_(None))
             .values(refresh_used_at=now())
@@ -200,8 +296,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if claimed != 1:
             # RFC 9700 §4.14.2: a rotated refresh token came back; someone has a copy.
             tokens.revoke_family(row.family, "refresh token reused")
-            return None
-        return row
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token):
         """The user the refresh token was issued for."""
@@ -215,7 +310,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Issue tokens for the same audience and family as the refresh token."""
         old = self.request.refresh_token
         return tokens.issue_tokens(self.client, user, scope, old.audience, old.auth_time,
-                                   family=old.family, include_refresh_token=include_refresh_token)
+                                   family=old.family, include_refresh_token=include_refresh_token,
+                                   dpop_jkt=self.request.dpop_jkt)
 
 
 class IssuerInResponse(IssuerParameter):
@@ -241,7 +337,15 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         claims = super().authenticate_token(token_string)
         if tokens.is_revoked(claims.get("jti")):
             raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
+        # RFC 9449 §7: a DPoP-bound token comes only as DPoP, with a proof by its key.
+        dpop.check_resource_request(claims, token_string, self.TOKEN_TYPE)
         return claims
+
+
+class DPoPAccessTokenValidator(AccessTokenValidator):
+    """RFC 9449 §7.1: the same tokens, sent as "Authorization: DPoP <token>" with a proof."""
+
+    TOKEN_TYPE = "dpop"
 
 
 def query_client(client_id):
@@ -253,8 +357,8 @@ def authenticate_client_secret_basic(query_client, request):
     """RFC 6749 §2.3.1: HTTP Basic, the id and secret each form-urlencoded (Appendix B).
 
     Authlib decodes them with unquote(), which leaves "+" alone; in form encoding "+"
-    is a space, and a secret may contain spaces (VSCHAR, Appendix A.2). Found by the
-    interop test: openid-client sends "a b" as "a+b", as the RFC says.
+    is a space, and a secret may contain spaces (VSCHAR, Appendix A.2). openid-client
+    (tests/interop), for one, sends "a b" as "a+b", as the RFC says.
     """
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
@@ -301,18 +405,35 @@ def config_oauth(app):
     server.scopes_supported = list(config["SCOPES"])
     # RFC 6749 §2.3.1: client_secret_basic decodes the id and secret as form data.
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
-    # The authorization code grant, with OpenID Connect and PKCE (S256 only).
-    server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False), PKCE()])
+    # The authorization code grant, with OpenID Connect, PKCE (the methods in config:
+    # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
+                                                   PKCE(config["CODE_CHALLENGE_METHODS"]),
+                                                   dpop.code_binding,
+                                                   flow_trace.watch_token_checks])
     # Refresh tokens, rotated on every use.
     server.register_grant(RefreshTokenGrant)
     # RFC 9126: the PAR endpoint, and request_uri resolution at /authorize.
     server.register_endpoint(PushedAuthorizationEndpoint(
-        config["PAR_EXPIRES_IN"], config["PAR_RATE_LIMIT"], config["PAR_RATE_WINDOW"]))
+        config["CLIENT_AUTH_METHODS"], config["PAR_EXPIRES_IN"], config["PAR_RATE_LIMIT"], config["PAR_RATE_WINDOW"]))
     server.register_extension(PushedAuthorizationRequests(config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"]))
+    # RFC 7009: clients revoke their tokens at /oauth/revoke (the whole family goes).
+    server.register_endpoint(TokenRevocationEndpoint(config["CLIENT_AUTH_METHODS"]))
+    # RFC 7662: the notes API (or a token's own client) asks at /oauth/introspect
+    # whether a token is still active, so revocation reaches the API at once.
+    server.register_endpoint(TokenIntrospectionEndpoint(config["CLIENT_AUTH_METHODS"]))
+    # RFC 9449 §8: a DPoP nonce on every PAR, token and userinfo response.
+    dpop.init_app(app)
     # RFC 9207: iss in every authorization response.
     server.register_extension(IssuerInResponse(config["ISSUER"]))
     # Our access tokens are accepted at /userinfo (Auth0 does the same).
     require_oauth.register_token_validator(AccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
+    require_oauth.register_token_validator(DPoPAccessTokenValidator(config["ISSUER"], config["ISSUER"] + "/userinfo"))
+    # A teaching aid, not policy: flow_trace.py records what this server did in each
+    # flow (the requests of steps 2-7, and step 9's checks through the code grant's
+    # watch above) and tells it, at POST /oauth/flow-trace, to the client that owns the
+    # flow. It only watches; it decides nothing.
+    flow_trace.init_app(app, server)
     app.extensions["authorization_server"] = server
 
 

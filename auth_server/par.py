@@ -19,6 +19,8 @@ from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 
+from . import dpop
+from .error_text import quoted
 from .models import PushedRequest
 from .models import db
 from .models import now
@@ -51,10 +53,10 @@ class PushedAuthorizationEndpoint(Endpoint):
     """POST /oauth/par: validate and store an authorization request (RFC 9126 §2)."""
 
     ENDPOINT_NAME = "pushed_authorization"
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-    def __init__(self, expires_in, rate_limit, rate_window):
+    def __init__(self, client_auth_methods, expires_in, rate_limit, rate_window):
         super().__init__()
+        self.client_auth_methods = client_auth_methods
         self.expires_in = expires_in
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -62,7 +64,7 @@ class PushedAuthorizationEndpoint(Endpoint):
     def validate_request(self, request):
         """Authenticate the client, then validate its request as /authorize would."""
         # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
-        client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, endpoint="par")
+        client = self.server.authenticate_client(request, self.client_auth_methods, endpoint="par")
         self.check_rate(client)
         form = request.form
         # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.
@@ -73,9 +75,12 @@ class PushedAuthorizationEndpoint(Endpoint):
         # RFC 6749 §3.1: no parameter may appear twice.
         for name in form:
             if len(form.getlist(name)) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
+                raise InvalidRequestError(f"Multiple '{quoted(name)}' in request.")
         params = {k: v for k, v in form.items() if k not in CLIENT_CREDENTIALS}
         params["client_id"] = client.client_id
+        # RFC 9449 §10: bind the code to a DPoP key (dpop_jkt, or this push's proof).
+        if dpop_jkt := dpop.jkt_for_push(params):
+            params["dpop_jkt"] = dpop_jkt
         request.payload = BasicOAuth2Payload(params)
         request.pushed = True
         try:
@@ -103,6 +108,8 @@ class PushedAuthorizationEndpoint(Endpoint):
     def create_response(self, validated):
         """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
         purge_expired()
+        # A client may be registered with a lifetime of its own (the attack lab's: 2 s).
+        expires_in = validated.client.client_metadata.get("request_uri_lifetime", self.expires_in)
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
         db.session.add(PushedRequest(
@@ -110,12 +117,12 @@ class PushedAuthorizationEndpoint(Endpoint):
             client_id=validated.client.client_id,
             params=dict(validated.request.payload.data),
             created_at=now(),
-            expires_at=now() + self.expires_in,
+            expires_at=now() + expires_in,
         ))
         db.session.commit()
         log.info("step 2-3 par: pushed request stored client=%s ref=%s… expires_in=%d",
-                 validated.client.client_id, reference[:8], self.expires_in)
-        body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": self.expires_in}
+                 validated.client.client_id, reference[:8], expires_in)
+        body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": expires_in}
         return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 

@@ -58,7 +58,7 @@ def create_app(test_config=None):
     # The flow inspector: the seed's diagram with this browser's real messages.
     inspector.init_app(app)
 
-    # The attack lab: every attack on the flow, run live from a page (lab.py, attacks.py).
+    # The attack lab: every attack on the flow, run live from a page (lab/).
     lab.init_app(app)
 
     return app

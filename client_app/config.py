@@ -43,6 +43,11 @@ class Config:
     CLIENT_SECRET = _env("CLIENT_SECRET", "notes-web-secret")
     # RFC 6749 §2.3.1: "client_secret_basic" (HTTP Basic) or "client_secret_post" (form).
     TOKEN_ENDPOINT_AUTH_METHOD = _env("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic")
+    # The attack lab pushes as a client of its own (DEMO ONLY, registered at the AS with
+    # a 2 s request_uri lifetime), so its attacks spend neither this client's PAR
+    # budget nor a worker's time.
+    LAB_CLIENT_ID = _env("LAB_CLIENT_ID", "notes-lab")
+    LAB_CLIENT_SECRET = _env("LAB_CLIENT_SECRET", "notes-lab-secret")
     REDIRECT_URI = _env("REDIRECT_URI", "http://localhost:3000/callback")
     # offline_access asks for a refresh token (OIDC Core §11).
     SCOPE = _env("SCOPE", "openid profile email read:notes write:notes offline_access")
@@ -79,6 +84,24 @@ class Config:
     # Lax: the cookie still comes along on the top-level redirect back to /callback.
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = REDIRECT_URI.startswith("https://")
+
+    # Each login pushes at the AS, whose PAR rate limit is per client: without a bound
+    # here, one visitor posting /login in a loop would use it up for every user. One
+    # browser, and one source address, may start this many logins per LOGIN_RATE_WINDOW
+    # seconds; more get a 429 page with Retry-After. A classroom of ~30 behind one
+    # client, each address at its bound, fits under the AS's PAR_RATE_LIMIT (600 / 10 s).
+    LOGINS_PER_BROWSER = int(_env("LOGINS_PER_BROWSER", "5"))
+    LOGINS_PER_ADDRESS = int(_env("LOGINS_PER_ADDRESS", "20"))
+    LOGIN_RATE_WINDOW = int(_env("LOGIN_RATE_WINDOW", "60"))
+
+    # The flow inspector may show the signed-in user their own tokens (access, refresh,
+    # ID token) whole, in their own browser: the lesson of a demo. Off by default: the
+    # tokens then stay on this server. The client's own secret is never shown.
+    INSPECTOR_SHOWS_TOKENS = _env("INSPECTOR_SHOWS_TOKENS", "false") == "true"
+
+    # Flask refuses a request body larger than this with 413 before reading it (a
+    # readable page, errors.py). Every form here is tiny; 64 KiB as at the AS.
+    MAX_CONTENT_LENGTH = 64 * 1024
 
     # How gunicorn.conf.py runs the client: where it listens (docker sets HOST=0.0.0.0
     # to publish the port) and how many worker processes it forks.

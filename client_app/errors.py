@@ -27,6 +27,8 @@ class PageError(Exception):
     offer_notes = False
     # True when the stored login is no longer any use: the page also logs the user out.
     ends_session = False
+    # Seconds after which trying again may work: sent as Retry-After (RFC 9110 §10.2.3).
+    retry_after = None
 
     def __init__(self, message, error=None, error_description=None):
         super().__init__(message)
@@ -51,8 +53,9 @@ def handle_page_error(e):
     log.warning("page %s: %s (%s)", e.status, e.title, e.error or "no error code")
     if e.ends_session:
         forget_login()
-    return render_error(e.status, e.title, e.message, e.error, e.error_description,
-                        e.offer_login, e.offer_notes)
+    page, status = render_error(e.status, e.title, e.message, e.error, e.error_description,
+                                e.offer_login, e.offer_notes)
+    return page, status, {"Retry-After": str(e.retry_after)} if e.retry_after else {}
 
 
 def handle_csrf_error(e):

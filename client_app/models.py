@@ -1,10 +1,12 @@
-"""The client's database: one LoginSession row per browser login.
+"""The client's database: one LoginSession row per browser login, and the logins started.
 
 The browser's cookie holds only the row's random id; the state, nonce, PKCE verifier
 and every token stay here, on the server (a confidential client keeps its tokens
-out of the browser).
+out of the browser). LoginStart rows count the logins each browser and each address
+started lately, so no one can start them without bound.
 """
 
+import secrets
 import time
 
 from flask import session
@@ -15,6 +17,7 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import delete
 from sqlalchemy import event
+from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -69,6 +72,44 @@ class LoginSession(db.Model):
         db.session.execute(delete(cls).where(cls.access_token.is_(None), cls.created_at < cutoff))
 
 
+class LoginStart(db.Model):
+    """A login started at POST /login, kept for LOGIN_RATE_WINDOW seconds to be counted."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The browser's random id (its cookie session) and the address it came from.
+    browser_id: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
+def admit_login(browser_id, address, per_browser, per_address, window):
+    """Count a login start; 0 if admitted, else the seconds to wait (one bound is reached).
+
+    A sliding window: the starts of the last `window` seconds count; older rows are
+    deleted here, so the table never holds more than a window's worth.
+    """
+    db.session.execute(delete(LoginStart).where(LoginStart.started_at <= now() - window))
+    waits = []
+    for column, value, limit in ((LoginStart.browser_id, browser_id, per_browser),
+                                 (LoginStart.address, address, per_address)):
+        recent = db.session.scalars(select(LoginStart.started_at).where(column == value)
+                                    .order_by(LoginStart.started_at.desc()).limit(limit)).all()
+        if len(recent) >= limit:
+            # Admitted again once the oldest of the last `limit` starts leaves the window.
+            waits.append(max(1, recent[-1] + window - now()))
+    if not waits:
+        db.session.add(LoginStart(browser_id=browser_id, address=address, started_at=now()))
+    db.session.commit()
+    return max(waits, default=0)
+
+
+def browser_id():
+    """This browser's random id, kept in its cookie session (through logins and logouts)."""
+    if "browser_id" not in session:
+        session["browser_id"] = secrets.token_urlsafe(16)
+    return session["browser_id"]
+
+
 def current_login():
     """The LoginSession this browser's cookie points at, or None."""
     login_id = session.get("login_session_id")
@@ -81,12 +122,15 @@ def remember_login(login):
 
 
 def forget_login():
-    """Delete this browser's LoginSession row and clear its cookie session."""
+    """Delete this browser's LoginSession row and clear its cookie session (but its browser id)."""
     login = current_login()
     if login is not None:
         db.session.delete(login)
         db.session.commit()
+    browser = session.get("browser_id")
     session.clear()
+    if browser is not None:
+        session["browser_id"] = browser
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):

@@ -10,8 +10,8 @@ import re
 import requests
 from flask import current_app
 
+from . import flow
 from . import oauth_client
-from . import trace
 from .errors import PageError
 
 log = logging.getLogger("client_app")
@@ -100,7 +100,7 @@ def _request(login, method, path, json=None):
             f"Could not reach the Notes API at {config['NOTES_API_URL']} ({type(e).__name__}). "
             "Your notes are safe; try again in a moment.") from e
     # Inspector: keep steps 11 and 12 exactly as sent and received (the first call wins).
-    trace.record_exchange(login, 11, 12, response)
+    flow.record_exchange(login, 11, 12, response)
     if response.status_code >= 500:
         raise NotesApiUnavailable(f"The Notes API answered HTTP {response.status_code}. "
                                   "Try again in a moment.")

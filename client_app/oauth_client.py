@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
-from . import trace
+from . import flow
 from .errors import PageError
 from .models import LoginSession
 from .models import db
@@ -44,6 +44,9 @@ CLOCK_SKEW_SECONDS = 60
 UNFINISHED_LOGIN_SECONDS = 3600
 # RFC 6749 §2.3.1: the two ways a confidential client may send its secret.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# RFC 9126 §2.2: the request_uri the PAR endpoint returns is a URN under this prefix,
+# followed by the server's one-time reference to the pushed request.
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 
 class AuthServerUnavailable(PageError):
@@ -203,15 +206,19 @@ def _json(response, what):
     return body
 
 
+def client_authentication(form, client_id, client_secret, method):
+    """A form and the HTTP Basic credentials (or None) that authenticate a client (RFC 6749 §2.3.1)."""
+    if method == "client_secret_post":
+        return {**form, "client_id": client_id, "client_secret": client_secret}, None
+    # client_secret_basic: id and secret are form-urlencoded, then sent as HTTP Basic.
+    return form, (quote(client_id, safe=""), quote(client_secret, safe=""))
+
+
 def _post_with_client_auth(url, form):
-    """POST a form to the AS, authenticated as this client (RFC 6749 §2.3.1)."""
+    """POST a form to the AS, authenticated as this client."""
     config = current_app.config
-    auth = None
-    if config["TOKEN_ENDPOINT_AUTH_METHOD"] == "client_secret_post":
-        form = {**form, "client_id": config["CLIENT_ID"], "client_secret": config["CLIENT_SECRET"]}
-    else:
-        # client_secret_basic: id and secret are form-urlencoded, then sent as HTTP Basic.
-        auth = (quote(config["CLIENT_ID"], safe=""), quote(config["CLIENT_SECRET"], safe=""))
+    form, auth = client_authentication(form, config["CLIENT_ID"], config["CLIENT_SECRET"],
+                                       config["TOKEN_ENDPOINT_AUTH_METHOD"])
     return _send("POST", url, config["HTTP_TIMEOUT_SECONDS"], data=form, auth=auth)
 
 
@@ -271,8 +278,8 @@ def push_authorization_request(login):
     }
     log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
     response = _post_with_client_auth(endpoint, form)
-    # Inspector: keep steps 2 and 3 exactly as sent and received (trace.py).
-    trace.record_exchange(login, 2, 3, response)
+    # Inspector: keep steps 2 and 3 exactly as sent and received (flow.py).
+    flow.record_exchange(login, 2, 3, response)
     body = _json(response, "The PAR endpoint")
     # RFC 9126 §2.2: success is 201 Created with a request_uri and its lifetime.
     if response.status_code != 201 or not isinstance(body.get("request_uri"), str):
@@ -315,6 +322,9 @@ def check_callback(login, args):
     db.session.commit()
     if spent != 1:
         raise CallbackRejected("This login response has already been used.")
+    # Inspector: keep step 7 as received, even if a check below refuses it. Only now:
+    # a cross-site request with a made-up state must not become this browser's step 7.
+    flow.record_received(login, 7)
     # RFC 9207 §2.4: our AS advertises authorization_response_iss_parameter_supported,
     # so `iss` must be present and name the server we sent the user to (mix-up defence).
     issuer = current_app.config["ISSUER"]
@@ -373,8 +383,8 @@ def _token_request(form, login=None):
     form = {**form, **_configured(resource="RESOURCE")}
     response = _post_with_client_auth(endpoint, form)
     if login is not None:
-        # Inspector: keep steps 8 and 10 exactly as sent and received (trace.py).
-        trace.record_exchange(login, 8, 10, response)
+        # Inspector: keep steps 8 and 10 exactly as sent and received (flow.py).
+        flow.record_exchange(login, 8, 10, response)
     body = _json(response, "The token endpoint")
     if response.status_code != 200 or not isinstance(body.get("access_token"), str):
         # RFC 6749 §5.2: invalid_grant, invalid_client, ...

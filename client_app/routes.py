@@ -3,21 +3,26 @@ and notes_client.py, and failures become pages in errors.py.
 
   auth   /  /login (steps 1-4)  /callback (steps 7-10)  /logout  /healthz
   notes  /notes (steps 11-12, GET to read, POST to add)
+Every response, pages and errors alike, carries the security headers (security_headers).
 """
 
 import logging
 
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 
+from . import flow
 from . import notes_client
 from . import oauth_client
 from . import stepmode
-from . import trace
+from .errors import PageError
+from .models import admit_login
+from .models import browser_id
 from .models import current_login
 from .models import forget_login
 from .models import remember_login
@@ -38,18 +43,39 @@ def home():
     return render_template("home.html", login=login if login and login.logged_in else None)
 
 
+class TooManyLogins(PageError):
+    """This browser, or its address, started too many logins lately (RFC 6585 §4)."""
+
+    status = 429
+    title = "Too many logins started"
+
+    def __init__(self, wait):
+        super().__init__(f"This browser, or your network address, has started many logins in the "
+                         f"last moments. Wait {wait} seconds, then log in again.")
+        self.retry_after = wait
+
+
 @auth.post("/login")
 def login():
     """Steps 1-4: push the authorization request, then send the browser to the AS."""
     log.info("step 1 login requested")
+    # Each login pushes at the AS, whose rate limit is per client: bound how many one
+    # browser and one address may start. The address is the connection's: behind a
+    # reverse proxy, set up werkzeug's ProxyFix first (X-Forwarded-For is anyone's to write).
+    config = current_app.config
+    wait = admit_login(browser_id(), request.remote_addr or "", config["LOGINS_PER_BROWSER"],
+                       config["LOGINS_PER_ADDRESS"], config["LOGIN_RATE_WINDOW"])
+    if wait:
+        log.warning("step 1 refused: too many logins started address=%s", request.remote_addr)
+        raise TooManyLogins(wait)
     # A new login replaces whatever this browser had before.
     forget_login()
     # Step-by-step mode (stepmode.py): save the login unpushed and wait before step 2.
     paused = stepmode.enabled()
     pending = oauth_client.start_login(push=not paused)
     remember_login(pending)
-    # Inspector: keep step 1 as received (trace.py).
-    trace.record_received(pending, 1)
+    # Inspector: keep step 1 as received (flow.py).
+    flow.record_received(pending, 1)
     if paused:
         stepmode.pause(pending, 2)
         return redirect(url_for("inspector.index", _anchor="step-2"), code=303)
@@ -60,7 +86,7 @@ def send_to_authorization_server(login):
     """Step 4: send the browser to the AS with the request_uri (kept for the inspector)."""
     # 303: the browser follows with a GET, whatever method brought it here.
     response = redirect(oauth_client.authorization_url(login), code=303)
-    trace.record_sent(login, 4, response)
+    flow.record_sent(login, 4, response)
     return response
 
 
@@ -68,8 +94,7 @@ def send_to_authorization_server(login):
 def callback():
     """Steps 7-10: check the AS's answer, exchange the code, then show the notes."""
     login = current_login()
-    # Inspector: keep step 7 as received, even if the checks below refuse it.
-    trace.record_received(login, 7)
+    # check_callback records step 7 for the inspector once the state has matched.
     code = oauth_client.check_callback(login, request.args)
     if stepmode.should_pause(login, 8):
         stepmode.pause(login, 8, code)
@@ -125,7 +150,23 @@ def add():
     return redirect(url_for("notes.index"), code=303)
 
 
+def security_headers(response):
+    """Every response: no framing, no MIME sniffing, no Referer, nothing loaded from elsewhere."""
+    # CSP: this client's own stylesheets (static/), no script at all, never in a frame
+    # (clickjacking; X-Frame-Options says it to older browsers).
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    # RFC 9700 §4.2.4: a page reached from /callback must not leak its code in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def init_app(app):
-    """Register the blueprints."""
+    """Register the blueprints, and the security headers of every response."""
     app.register_blueprint(auth)
     app.register_blueprint(notes)
+    app.after_request(security_headers)

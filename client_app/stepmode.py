@@ -26,8 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from . import trace
-from .flow_steps import PAUSABLE_STEPS
+from . import flow
 from .models import LoginSession
 from .models import db
 from .models import now
@@ -86,9 +85,9 @@ def switch(response, on):
 
 def should_pause(login, step):
     """True if the flow must wait before `step`: the mode is on, and the step is still to come."""
-    if step not in PAUSABLE_STEPS or not enabled():
+    if step not in flow.PAUSABLE_STEPS or not enabled():
         return False
-    if step in trace.messages(login.id):
+    if step in flow.messages(login.id):
         return False
     # A released pause means "Send" was clicked: go ahead.
     existing = db.session.get(Pause, (login.id, step))

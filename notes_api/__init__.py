@@ -49,7 +49,8 @@ def create_app(test_config=None):
     # The endpoints: the notes API, the info page, the health check.
     app.register_blueprint(routes.bp)
 
-    # Every other failure: OAuth JSON under /api, a readable page elsewhere.
+    # Every other failure: OAuth JSON under /api, a readable page elsewhere; and the
+    # security headers (CSP, nosniff, no Referer) on every response.
     errors.init_app(app)
 
     return app

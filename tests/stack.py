@@ -117,7 +117,7 @@ class Stack:
             "auth_server": {"NOTES_WEB_REDIRECT_URI": self.client + "/callback"},
             "client_app": {"REDIRECT_URI": self.client + "/callback", "NOTES_API_URL": self.api,
                            "CLIENT_BASE_URL": self.client},
-            "notes_api": {},
+            "notes_api": {"PUBLIC_URL": self.api},
         }[name]
         return environment(**common, **extra, **self.overrides.get(name, {}))
 

@@ -1,5 +1,7 @@
 """The front channel: /authorize (step 4), then login and consent (steps 5-7)."""
 
+import math
+
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint
@@ -14,8 +16,9 @@ from wtforms import StringField
 from wtforms import SubmitField
 
 from .. import interactions
+from .. import login_throttle
+from .. import tokens
 from ..models import Client
-from ..models import User
 from ..models import db
 from ..oauth2 import authorization_server
 
@@ -60,18 +63,29 @@ def login(interaction_id):
         return login_gone()
     form = LoginForm()
     error = None
+    wait = 0
     if form.validate_on_submit():
-        user = db.session.scalar(db.select(User).filter_by(username=form.username.data or ""))
-        if user is None or not user.check_password(form.password.data or ""):
-            if not interactions.record_failed_login(interaction):
-                return login_gone()
-            error = "Wrong username or password."
+        username, password = form.username.data or "", form.password.data or ""
+        address = request.remote_addr or ""
+        # RFC 6749 §10.10: guessing is capped per username and per address, across logins.
+        wait = login_throttle.wait_seconds(username, address)
+        user = None if wait else login_throttle.authenticate(username, password)
+        if wait:
+            error = too_many_wrong_passwords(wait)
+        elif user is None:
+            wait = login_throttle.record_failure(username, address)
+            error = too_many_wrong_passwords(wait) if wait else "Wrong username or password."
         else:
+            login_throttle.record_success(username)
             interactions.log_in(interaction, user)
             return redirect(url_for(".consent", interaction_id=interaction.id), 303)
-    status = 401 if error else 200
-    return render_template("login.html", form=form, error=error, interaction=interaction,
-                           client=client_of(interaction), users=current_app.config["USERS"]), status
+    page = render_template("login.html", form=form, error=error, interaction=interaction,
+                           client=client_of(interaction), users=current_app.config["USERS"])
+    if wait:
+        current_app.logger.warning("step 5 login locked for %d s interaction=%s", wait, interaction.id[:8])
+        # RFC 6585 §4: 429 Too Many Requests, with Retry-After saying when to come back.
+        return page, 429, {"Retry-After": str(wait)}
+    return page, 401 if error else 200
 
 
 @bp.route("/interaction/<interaction_id>/consent", methods=["GET", "POST"])
@@ -85,9 +99,14 @@ def consent(interaction_id):
         return redirect(url_for(".login", interaction_id=interaction.id), 303)
     form = ConsentForm()
     if not form.validate_on_submit():
-        scopes = [(name, current_app.config["SCOPES"].get(name, name)) for name in interaction.scopes]
+        client = client_of(interaction)
+        scopes = [(name, current_app.config["SCOPES"].get(name, name)) for name in interaction.scopes
+                  if name != "offline_access"]
+        # OIDC Core §11: a refresh token is access while the user is away; say so
+        # whenever one will be issued, asked for by offline_access or not.
+        keeps_access = tokens.issues_refresh_token(client, interaction.params.get("scope", ""))
         return render_template("consent.html", form=form, interaction=interaction, user=user,
-                               client=client_of(interaction), scopes=scopes)
+                               client=client, scopes=scopes, keeps_access=keeps_access)
     if not interactions.complete(interaction):
         return login_gone()
     server = authorization_server()
@@ -104,6 +123,13 @@ def consent(interaction_id):
     current_app.logger.info("step 7 %s interaction=%s, redirecting to the client",
                             "code issued" if granted_user else "access denied", interaction.id[:8])
     return response
+
+
+def too_many_wrong_passwords(wait):
+    """The login page's message while a username or an address is locked."""
+    when = f"{math.ceil(wait / 60)} minutes" if wait >= 120 else f"{wait} seconds"
+    return ("Too many wrong passwords for this username, or from your network. "
+            f"Try again in {when}.")
 
 
 def client_of(interaction):

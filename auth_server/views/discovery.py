@@ -12,26 +12,35 @@ bp = Blueprint("discovery", __name__)
 
 def server_metadata():
     """What a client needs to know about this server, as one dictionary."""
-    issuer = current_app.config["ISSUER"]
+    config = current_app.config
+    issuer = config["ISSUER"]
     return {
         "issuer": issuer,
         "authorization_endpoint": issuer + "/authorize",
         "token_endpoint": issuer + "/oauth/token",
         "pushed_authorization_request_endpoint": issuer + "/oauth/par",
         # RFC 9126 §5: this server takes plain requests only from clients that allow them.
-        "require_pushed_authorization_requests": current_app.config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"],
+        "require_pushed_authorization_requests": config["REQUIRE_PUSHED_AUTHORIZATION_REQUESTS"],
         "userinfo_endpoint": issuer + "/userinfo",
+        # RFC 8414 §2: RFC 7009 revocation and RFC 7662 introspection, client-authenticated.
+        "revocation_endpoint": issuer + "/oauth/revoke",
+        "revocation_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
+        "introspection_endpoint": issuer + "/oauth/introspect",
+        "introspection_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
         "jwks_uri": issuer + "/.well-known/jwks.json",
-        "scopes_supported": list(current_app.config["SCOPES"]),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
+        # What the server supports: the very lists oauth2.py and par.py enforce (config.py).
+        "scopes_supported": list(config["SCOPES"]),
+        "response_types_supported": config["RESPONSE_TYPES"],
+        "response_modes_supported": config["RESPONSE_MODES"],
+        "grant_types_supported": config["GRANT_TYPES"],
+        "token_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
+        "code_challenge_methods_supported": config["CODE_CHALLENGE_METHODS"],
+        # RFC 9449 §5.1: the algs DPoP proofs may use.
+        "dpop_signing_alg_values_supported": config["DPOP_SIGNING_ALGS"],
         # RFC 9207: every authorization response carries iss.
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": [config["SIGNING_ALG"]],
         "claims_supported": ["sub", "name", "preferred_username", "email", "email_verified",
                              "auth_time", "nonce", "iss", "aud", "azp", "exp", "iat"],
     }

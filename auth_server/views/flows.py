@@ -8,15 +8,9 @@ no secret (flow_trace.py keeps none).
 
 from flask import Blueprint
 
-from .. import flow_trace
 from ..oauth2 import authorization_server
 
 bp = Blueprint("flows", __name__)
-
-# Watch every request (only the flow's own endpoints are recorded), and give the
-# Authlib server its flow_trace endpoint, once, when this blueprint is registered.
-bp.after_app_request(flow_trace.observe)
-bp.record_once(lambda state: flow_trace.init_app(state.app))
 
 
 @bp.post("/oauth/flow-trace")

@@ -1,4 +1,4 @@
-"""The client-authenticated back channel: the PAR endpoint and the token endpoint."""
+"""The client-authenticated back channel: PAR, token, revocation and introspection endpoints."""
 
 from flask import Blueprint
 
@@ -17,3 +17,15 @@ def pushed_authorization_request():
 def token():
     """Steps 8-10: the client exchanges a code (or a refresh token) for tokens."""
     return authorization_server().create_token_response()
+
+
+@bp.post("/oauth/revoke")
+def revoke():
+    """RFC 7009: a client revokes a token it holds, and with it the token's family."""
+    return authorization_server().create_endpoint_response("revocation")
+
+
+@bp.post("/oauth/introspect")
+def introspect():
+    """RFC 7662: the notes API (or the token's own client) asks whether a token is active."""
+    return authorization_server().create_endpoint_response("introspection")

@@ -2,15 +2,21 @@
 
 import base64
 import hashlib
+import os
 import re
 import secrets
+import tempfile
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
 import pytest
+from joserfc.jwk import RSAKey
 
 from auth_server import create_app
+from auth_server.config import Config
 
+# A RAM-backed folder, if the system has one (Linux does).
+RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 WEB = ("notes-web", "notes-web-secret")
 CALLBACK = "http://localhost:3000/callback"
 
@@ -25,10 +31,36 @@ def csrf_token(html):
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
+@pytest.fixture(scope="session")
+def signing_key():
+    """One key pair for the whole session, as keys.py makes them: making one per app is slow."""
+    return RSAKey.generate_key(2048, parameters={"use": "sig", "alg": Config.SIGNING_ALG}, auto_kid=True)
+
+
 @pytest.fixture
-def app(tmp_path):
+def database_dir():
+    """A fresh folder for one test's SQLite file, in memory (/dev/shm) where the system
+    has one: the tests need no durability, and writing to disk was much of their time."""
+    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
+        yield path
+
+
+@pytest.fixture
+def test_config(database_dir, signing_key):
+    """The settings every test app starts from: its own SQLite file, and the two
+    tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_dir}/as.sqlite",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        "TEST_SIGNING_KEY": signing_key,
+    }
+
+
+@pytest.fixture
+def app(test_config):
     """A fresh authorization server on its own SQLite file."""
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite"})
+    return create_app(test_config)
 
 
 @pytest.fixture

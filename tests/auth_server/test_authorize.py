@@ -206,10 +206,3 @@ def test_session_cookie_has_its_own_name_and_flags(flow):
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
 
-
-def test_too_many_wrong_passwords_close_the_login(flow):
-    """Brute force is bounded: after 5 wrong passwords the login is closed for good."""
-    login_url = flow.authorize(flow.request_uri()).location
-    statuses = [flow.login(login_url, password="guess").status_code for _ in range(5)]
-    assert statuses == [401, 401, 401, 401, 400]
-    assert flow.client.get(login_url).status_code == 400

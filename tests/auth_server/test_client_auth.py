@@ -1,7 +1,7 @@
 """RFC 6749 §2.3.1: client_secret_basic, with the id and secret form-urlencoded first.
 
-Found by the interop test against openid-client: a secret may hold any VSCHAR
-(Appendix A.2), space included, and form encoding (Appendix B) sends a space as "+".
+A secret may hold any VSCHAR (Appendix A.2), space included, and form encoding
+(Appendix B) sends a space as "+", as openid-client does (tests/interop).
 """
 
 import base64
@@ -23,11 +23,10 @@ SECRET = "a secret+with/every:special%char&x=y"
 
 
 @pytest.fixture
-def flow(tmp_path):
+def flow(test_config):
     """A server whose notes-web client has SECRET as its secret."""
     clients = [dict(Config.CLIENTS[0], client_secret=SECRET), Config.CLIENTS[1]]
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                      "CLIENTS": clients})
+    app = create_app({**test_config, "CLIENTS": clients})
     return Flow(app.test_client())
 
 
@@ -73,7 +72,7 @@ def test_push_with_bad_basic_credentials_is_401(flow, header):
 
 @pytest.mark.parametrize("secret", ["é", "notes-web-secrét", "\u2603"])
 def test_non_ascii_secret_is_invalid_client_not_a_crash(client, secret):
-    """A non-ASCII secret is simply wrong: 401 invalid_client (found by tests/fuzz)."""
+    """A non-ASCII secret is simply wrong: 401 invalid_client, never a crash."""
     response = client.post("/oauth/par", data={"client_id": "notes-web", "client_secret": secret,
                                                 "response_type": "code"})
     assert response.status_code == 401

@@ -2,6 +2,8 @@
 
 import pytest
 
+from auth_server import create_app
+
 
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
 def test_metadata_advertises_par(client, path):
@@ -18,10 +20,9 @@ def test_metadata_advertises_par(client, path):
     assert metadata["code_challenge_methods_supported"] == ["S256"]
 
 
-def test_issuer_comes_from_configuration(tmp_path):
+def test_issuer_comes_from_configuration(test_config):
     """The issuer is one public URL, set by ISSUER (docker keeps it at localhost)."""
-    from auth_server import create_app
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", "ISSUER": "https://as.example"})
+    app = create_app({**test_config, "ISSUER": "https://as.example"})
     metadata = app.test_client().get("/.well-known/openid-configuration").json
     assert metadata["issuer"] == "https://as.example"
     assert metadata["token_endpoint"] == "https://as.example/oauth/token"
@@ -54,7 +55,7 @@ def test_unknown_page_is_a_readable_404(client):
 
 @pytest.mark.parametrize("method, path", [("PUT", "/interaction/x/login"), ("DELETE", "/authorize")])
 def test_wrong_method_on_a_page_is_a_readable_405(client, method, path):
-    """Front channel: 405 is a page with an Allow header, not a crash (found by fuzzing)."""
+    """Front channel: 405 is a page with an Allow header, not a crash."""
     page = client.open(path, method=method)
     assert page.status_code == 405
     assert page.mimetype == "text/html"

@@ -5,11 +5,15 @@ from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
 import pytest
+from authlib.common.errors import AuthlibHTTPError
 
+from auth_server import create_app
 from auth_server import flow_trace
+from auth_server.config import Config
 
 from .conftest import CALLBACK
 from .conftest import WEB
+from .conftest import Flow
 from .conftest import csrf_token
 
 SEED = ("seed-cli", "seed-cli-secret")
@@ -149,28 +153,78 @@ def test_get_is_refused_as_json(client):
     assert response.json["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize(("change", "failed", "error"), [
+# Token requests that one check refuses: (what the request changes, the check, the error).
+REFUSALS = [
     ({"redirect_uri": "http://localhost:3000/other"}, "redirect_uri_matches", "invalid_grant"),
     ({"code_verifier": "x" * 43}, "pkce_verified", "invalid_grant"),
     ({"code_verifier": None}, "pkce_verified", "invalid_request"),
     ({"auth": ("notes-web", "wrong-secret")}, "client_authenticated", "invalid_client"),
-])
-def test_a_refused_token_request_names_the_failed_check(flow, trace, change, failed, error):
-    """Step 9: the check that failed, every one before it passed, none after it reached."""
+    ({"auth": ("seed-cli", "seed-cli-secret")}, "client_authenticated", "invalid_client"),  # Basic: not its method
+    ({"auth": None, "client_id": SEED[0], "client_secret": SEED[1]}, "code_valid", "invalid_grant"),
+]
+
+
+def refused_token_request(flow, change):
+    """A whole flow, then a token request with `change`: (its response, its recorded checks)."""
     request_uri = flow.request_uri()
     login_url = flow.authorize(request_uri).location
     code = query(flow.consent(flow.login(login_url).location).location)["code"]
     change = dict(change)
     auth = change.pop("auth", WEB)
     response = flow.exchange(code, auth=auth, **change)
-    assert response.json["error"] == error
-    [token_request] = trace(request_uri=request_uri).json["token_requests"]
-    assert token_request["error"] == error
+    record = flow.client.post("/oauth/flow-trace", auth=WEB, data={"request_uri": request_uri}).json
+    [token_request] = record["token_requests"]
+    return response, token_request
+
+
+def assert_failed_at(token_request, failed):
+    """The check that failed, every one before it passed, none after it reached."""
     found = outcomes(token_request)
     ids = list(found)
     assert found[failed] == "failed"
     assert all(found[c] == "passed" for c in ids[:ids.index(failed)])
     assert all(found[c] == "not reached" for c in ids[ids.index(failed) + 1:])
+
+
+@pytest.mark.parametrize(("change", "failed", "error"), REFUSALS)
+def test_a_refused_token_request_names_the_failed_check(flow, change, failed, error):
+    """Step 9: the check that failed, every one before it passed, none after it reached."""
+    response, token_request = refused_token_request(flow, change)
+    assert response.json["error"] == error
+    assert token_request["error"] == error
+    assert_failed_at(token_request, failed)
+
+
+@pytest.mark.parametrize(("change", "failed", "error"), REFUSALS)
+def test_the_failed_check_is_not_read_from_the_error_text(flow, monkeypatch, change, failed, error):
+    """The code that refuses names its check: Authlib's descriptions reworded, the same check fails."""
+
+    def reworded(error):
+        """An error body whose description says something else entirely."""
+        return [("error", error.error), ("error_description", "Nope.")]
+
+    monkeypatch.setattr(AuthlibHTTPError, "get_body", reworded)
+    response, token_request = refused_token_request(flow, change)
+    assert response.json == {"error": error, "error_description": "Nope."}
+    assert token_request["error_description"] == "Nope."
+    assert_failed_at(token_request, failed)
+
+
+def test_a_code_sent_by_another_client_names_who_asked(flow):
+    """The client check passed for the client that asked; the code check failed, being not its code."""
+    _, token_request = refused_token_request(flow, {"auth": None, "client_id": SEED[0], "client_secret": SEED[1]})
+    details = {c["id"]: c["detail"] for c in token_request["checks"]}
+    assert details["client_authenticated"] == "seed-cli via client_secret_post"
+    assert details["code_valid"] == "the code was issued to another client"
+
+
+def test_a_client_not_registered_for_the_code_grant_fails_that_check(test_config):
+    """RFC 6749 §5.2 unauthorized_client: the grant-type check fails, after client authentication."""
+    clients = [dict(Config.CLIENTS[0], grant_types=["refresh_token"]), Config.CLIENTS[1]]
+    flow = Flow(create_app({**test_config, "CLIENTS": clients}).test_client())
+    response, token_request = refused_token_request(flow, {})
+    assert response.json["error"] == "unauthorized_client"
+    assert_failed_at(token_request, "grant_type_allowed")
 
 
 def test_a_replayed_code_is_reported_as_one(finished, flow, trace):

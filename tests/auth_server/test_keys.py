@@ -7,12 +7,21 @@ from auth_server import create_app
 from auth_server import keys
 
 
-def test_key_survives_a_restart(tmp_path):
+def test_key_survives_a_restart(test_config, signing_key):
     """A second app on the same database signs with the same key (no regeneration)."""
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite"}
+    # The key is made by the server itself here, as in a running service.
+    config = {**test_config, "TEST_SIGNING_KEY": None}
     first = create_app(config).test_client().get("/.well-known/jwks.json").json
     second = create_app(config).test_client().get("/.well-known/jwks.json").json
     assert first == second
+    assert [key["kid"] for key in first["keys"]] != [signing_key.kid]
+
+
+def test_a_test_key_is_stored_as_the_first_key(app, signing_key):
+    """TEST_SIGNING_KEY (tests only) is stored instead of a newly made key."""
+    with app.app_context():
+        assert [key["kid"] for key in keys.public_jwks()["keys"]] == [signing_key.kid]
+        assert keys.current_signing_key().as_dict(private=True) == signing_key.as_dict(private=True)
 
 
 def test_rotation_keeps_old_tokens_verifiable(app, flow):

@@ -1,5 +1,6 @@
 """What the database holds: no password and no refresh token in the clear."""
 
+from auth_server import create_app
 from auth_server.models import Token
 from auth_server.models import User
 from auth_server.models import db
@@ -13,6 +14,27 @@ def test_passwords_are_stored_hashed(app):
         assert alice.password_hash.startswith(("scrypt:", "pbkdf2:"))
         assert alice.check_password("alice")
         assert not alice.check_password("Alice")
+
+
+def test_a_running_service_hashes_with_scrypt(test_config):
+    """PASSWORD_HASH_METHOD defaults to scrypt; only the tests choose a cheaper one."""
+    config = {key: value for key, value in test_config.items() if key != "PASSWORD_HASH_METHOD"}
+    app = create_app(config)
+    with app.app_context():
+        alice = db.session.scalar(db.select(User).filter_by(username="alice"))
+        assert alice.password_hash.startswith("scrypt:")
+        assert alice.check_password("alice")
+
+
+def test_a_stored_hash_keeps_verifying_when_the_method_changes(test_config, app):
+    """A hash names its own method: users hashed one way still log in after a change."""
+    with app.app_context():
+        before = db.session.scalar(db.select(User.password_hash).filter_by(username="bob"))
+    other = create_app({**test_config, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:2"})
+    with other.app_context():
+        bob = db.session.scalar(db.select(User).filter_by(username="bob"))
+        assert bob.password_hash == before  # verified, so not re-hashed
+        assert bob.check_password("bob")
 
 
 def test_refresh_tokens_are_stored_hashed(app, flow):

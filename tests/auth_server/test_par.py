@@ -3,7 +3,11 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from auth_server import create_app
+from auth_server.config import Config
 from auth_server.par import REQUEST_URI_PREFIX
+
+from .conftest import Flow
 
 
 def test_push_returns_201_with_request_uri_and_lifetime(flow):
@@ -104,11 +108,9 @@ def test_client_secret_is_not_stored_with_the_request(app, client):
         assert stored.params["client_id"] == "seed-cli"
 
 
-def test_pushing_too_fast_is_429_with_retry_after(tmp_path):
+def test_pushing_too_fast_is_429_with_retry_after(test_config):
     """§2.3: 429 Too Many Requests when a client exceeds its rate; it bounds the store too."""
-    from auth_server import create_app
-    from .conftest import Flow
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "PAR_RATE_LIMIT": 3})
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 3})
     flow = Flow(app.test_client())
     assert [flow.push().status_code for _ in range(3)] == [201, 201, 201]
     response = flow.push()
@@ -135,12 +137,10 @@ def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
 
 
 @pytest.mark.parametrize("response_types, error", [(["token"], "unauthorized_client")])
-def test_client_not_registered_for_code_is_unauthorized_client(tmp_path, response_types, error):
+def test_client_not_registered_for_code_is_unauthorized_client(test_config, response_types, error):
     """RFC 6749 §4.1.2.1 (via RFC 9126 §2.3): a client may only use its registered response types."""
-    from auth_server import create_app
-    from auth_server.config import Config
     clients = [dict(Config.CLIENTS[1], response_types=response_types)]
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite", "CLIENTS": clients})
+    app = create_app({**test_config, "CLIENTS": clients})
     response = app.test_client().post("/oauth/par", data={
         "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",
         "scope": "openid", "response_type": "code"})
@@ -154,3 +154,38 @@ def test_unprintable_response_type_is_unsupported_not_a_crash(flow, response_typ
     response = flow.push(response_type=response_type)
     assert response.status_code == 400
     assert response.json["error"] == "unsupported_response_type"
+
+
+@pytest.mark.parametrize("overrides, error", [
+    ({"redirect_uri": "é" * 2000}, "invalid_request"),                  # the fuzzer's find: 6 KB of %C3%A9
+    ({"redirect_uri": 'https://evil.example/"'}, "invalid_request"),
+    ({"redirect_uri": "https://evil.example/\\"}, "invalid_request"),
+    ({"response_type": 'code"'}, "unsupported_response_type"),
+    ({"audience": "urn:é"}, "invalid_target"),
+    ({"audience": 'urn:"'}, "invalid_target"),
+])
+def test_request_values_quoted_in_errors_never_crash(flow, overrides, error):
+    """RFC 6749 §5.2: error_description is ASCII without '"' or '\\'; an odd value is a 400, not a 500."""
+    response = flow.push(**overrides)
+    assert response.status_code == 400
+    assert response.json["error"] == error
+    assert response.json["error_description"].isascii()
+
+
+@pytest.mark.parametrize("name", ["é", '"'])
+def test_repeated_odd_parameter_name_is_refused_not_a_crash(client, name):
+    """RFC 6749 §3.1 and §5.2: a repeated parameter is refused, whatever its name."""
+    data = MultiDict([(name, "1"), (name, "2"), ("scope", "openid"), ("response_type", "code")])
+    response = client.post("/oauth/par", auth=("notes-web", "notes-web-secret"), data=data)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_fuzzers_long_non_ascii_redirect_uri_is_a_400(client):
+    """The fuzzer's exact body: redirect_uri=%C3%A9 x 2000, form-encoded, gets 400 invalid_request."""
+    body = "response_type=code&scope=openid&redirect_uri=" + "%C3%A9" * 2000
+    response = client.post("/oauth/par", auth=("notes-web", "notes-web-secret"), data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+    assert "not registered" in response.json["error_description"]

@@ -133,22 +133,37 @@ def test_refresh_token_reuse_revokes_the_family(flow):
 
 
 def test_refresh_token_is_bound_to_its_client(flow):
-    """RFC 6749 §6: another client cannot use this client's refresh token."""
+    """RFC 6749 §6: another client cannot use this client's refresh token, nor use it up."""
     tokens = flow.tokens()
     response = flow.client.post("/oauth/token", data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
         "client_id": "seed-cli", "client_secret": "seed-cli-secret"})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_grant"
+    # The refusal changed nothing: the rightful client's refresh still works.
+    assert flow.refresh(tokens["refresh_token"]).status_code == 200
 
 
 def test_refresh_cannot_widen_the_scope(flow):
-    """RFC 6749 §6: a refresh may narrow the scope, never widen it."""
+    """RFC 6749 §6: a refresh may narrow the scope, never widen it; asking does not use it up."""
     tokens = flow.tokens(scope="openid read:notes offline_access")
     response = flow.client.post("/oauth/token", auth=WEB, data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": "write:notes"})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_scope"
+    # The refusal changed nothing: the same refresh token, within its scope, still works.
+    assert flow.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_refresh_token_reuse_by_its_client_after_a_refused_attempt_still_revokes(flow):
+    """RFC 9700 §4.14.2: refused attempts leave reuse detection intact for the rightful client."""
+    tokens = flow.tokens()
+    flow.client.post("/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "seed-cli", "client_secret": "seed-cli-secret"})
+    newer = flow.refresh(tokens["refresh_token"]).json
+    assert flow.refresh(tokens["refresh_token"]).json["error"] == "invalid_grant"
+    assert flow.refresh(newer["refresh_token"]).json["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("header", ["Basic ", "Basic //79", "Basic" + " " * 3, "Basic Og=="])

@@ -49,8 +49,10 @@ def chromium():
 
 @pytest.fixture(scope="session")
 def stack(chromium, tmp_path_factory, request):
-    """The three services as separate gunicorn processes (tests/stack.py)."""
-    yield from run_stack(Stack(tmp_path_factory.mktemp("browser-stack")), request)
+    """The three services as separate gunicorn processes (tests/stack.py), set up as `make demo`."""
+    # As scripts/demo.sh: the inspector shows the user their own tokens (the lesson).
+    demo = {"client_app": {"INSPECTOR_SHOWS_TOKENS": "true"}}
+    yield from run_stack(Stack(tmp_path_factory.mktemp("browser-stack"), demo), request)
 
 
 @pytest.fixture

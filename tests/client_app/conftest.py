@@ -90,11 +90,11 @@ def _json_response(status, body, headers=None):
 
 
 class FakeAuthServer:
-    """The AS's back channel: discovery, PAR, token and JWKS, as the lead's AS answers them.
+    """The AS's back channel: discovery, PAR, token and JWKS, as auth_server answers them.
 
-    Attributes a test may change: `down`, `par_error`, `token_error`, `refresh_error`,
-    `expires_in`, `id_token_claims` (overrides; None deletes a claim), `omit_id_token`,
-    `token_extra` (merged into token responses), `id_token_key`, `published_keys`.
+    Attributes a test may change: `down`, `par_error`, `par_expires_in`, `token_error`,
+    `refresh_error`, `expires_in`, `id_token_claims` (overrides; None deletes a claim),
+    `omit_id_token`, `token_extra` (merged into token responses), `id_token_key`, `published_keys`.
     """
 
     def __init__(self, http, signing_key, issuer, base):
@@ -102,6 +102,7 @@ class FakeAuthServer:
         self.base = base
         self.down = False
         self.par_error = None
+        self.par_expires_in = 30
         self.token_error = None
         self.refresh_error = None
         self.expires_in = 3600
@@ -151,7 +152,7 @@ class FakeAuthServer:
             return _json_response(*self.par_error)
         return _json_response(201, {
             "request_uri": f"urn:ietf:params:oauth:request_uri:req-{len(self.pushes)}",
-            "expires_in": 30,
+            "expires_in": self.par_expires_in,
         })
 
     def _token(self, request):

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from client_app.flow import messages
+
 
 def test_happy_path_stores_tokens_server_side(flow):
     """Step 10: tokens and claims are in the row; the cookie holds only the row's id."""
@@ -20,7 +22,7 @@ def test_happy_path_stores_tokens_server_side(flow):
     # Spent or no longer needed: state, nonce and verifier are gone.
     assert (row.state, row.nonce, row.code_verifier) == (None, None, None)
     cookie = flow.cookie_session()
-    assert set(cookie) <= {"login_session_id", "csrf_token"}
+    assert set(cookie) <= {"login_session_id", "csrf_token", "browser_id"}
     assert cookie["login_session_id"] == row.id
     for token in (row.access_token, row.refresh_token, row.id_token):
         assert token not in str(cookie)
@@ -145,3 +147,33 @@ def test_a_rejected_callback_spends_the_state(flow, expect_page):
     expect_page(flow.callback(iss="http://evil.test"), 400, "mix-up")
     expect_page(flow.callback(), 400, "state does not match")
     assert flow.auth_server.token_requests == []
+
+
+def recorded_step_7(flow):
+    """The callback the inspector keeps as this login's step 7 (its URL), or None."""
+    with flow.app.app_context():
+        message = messages(flow.row().id).get(7)
+        return message.url if message is not None else None
+
+
+@pytest.mark.parametrize("forged", [
+    {"state": "x", "error": "access_denied", "error_description": "Your account was deleted"},
+    {"state": "x", "code": "attackers-code"},
+    {"state": None, "error": "server_error"},
+])
+def test_a_forged_callback_is_not_recorded(flow, expect_page, forged):
+    """A cross-site GET /callback with a wrong state is refused and never becomes step 7."""
+    flow.start()
+    query = {"iss": flow.auth_server.issuer, **{k: v for k, v in forged.items() if v is not None}}
+    expect_page(flow.client.get("/callback", query_string=query), 400, "state does not match")
+    assert recorded_step_7(flow) is None
+    # The genuine callback, which comes next, is the one the inspector keeps.
+    flow.callback(code="the-real-code")
+    assert "code=the-real-code" in recorded_step_7(flow)
+
+
+def test_a_callback_refused_after_the_state_check_is_recorded(flow, expect_page):
+    """The right state but the wrong issuer: refused, and kept as step 7 to be inspected."""
+    flow.start()
+    expect_page(flow.callback(iss="http://evil.test"), 400, "mix-up")
+    assert "iss=http" in recorded_step_7(flow)

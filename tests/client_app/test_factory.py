@@ -1,8 +1,10 @@
 """create_app(), settings, health check and the generic error pages."""
 
 import os
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,36 @@ def test_unexpected_error_is_a_calm_page(settings, expect_page):
         raise RuntimeError("boom")
 
     expect_page(app.test_client().get("/boom"), 500, "Internal error")
+
+
+@pytest.mark.parametrize("path", ["/login", "/notes", "/logout", "/lab/run-all", "/inspector/step-mode"])
+def test_a_large_body_is_refused_before_it_is_read(flow, expect_page, path):
+    """Over MAX_CONTENT_LENGTH (64 KiB, as at the AS): a readable 413 page, nothing pushed."""
+    limit = flow.app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 64 * 1024
+    body = {"csrf_token": flow.csrf_token(), "text": "x" * limit}
+    expect_page(flow.client.post(path, data=body), 413, "Request Entity Too Large")
+    assert flow.auth_server.pushes == []
+
+
+def test_a_body_under_the_limit_is_read(flow):
+    """Just under the limit, the form is read as usual (here: a login starts)."""
+    padding = flow.app.config["MAX_CONTENT_LENGTH"] // 2
+    response = flow.client.post("/login", data={"csrf_token": flow.csrf_token(), "padding": "x" * padding})
+    assert response.status_code == 303
+    assert len(flow.auth_server.pushes) == 1
+
+
+def test_gunicorn_keeps_its_default_timeout():
+    """No request holds a worker long (the lab's longest wait is 3 s): gunicorn's default 30 s will do."""
+    conf = runpy.run_path(str(Path(create_app.__code__.co_filename).parent / "gunicorn.conf.py"))
+    assert conf.get("timeout", 30) <= 30
+
+
+@pytest.mark.parametrize("path", ["/", "/inspector", "/nowhere"])
+def test_an_untrusted_host_gets_a_readable_400(settings, expect_page, path):
+    """With TRUSTED_HOSTS set, another Host (DNS rebinding) gets a 400 page, never a 500."""
+    app = create_app({**settings, "TESTING": False, "TRUSTED_HOSTS": ["localhost"]})
+    client = app.test_client()
+    expect_page(client.get(path, headers={"Host": "attacker.example"}), 400, "does not answer to that host")
+    assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 200

@@ -1,11 +1,20 @@
 """POST /login: steps 1-4, the push (RFC 9126 §2) and the front-channel redirect (§4)."""
 
 import base64
+import re
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from auth_server.config import Config as AuthServerConfig
+from client_app.config import Config
+from client_app.models import LoginStart
+from client_app.models import db
 
 # The registration the `settings` fixture gives the client.
 CLIENT_ID = "notes-web"
@@ -64,7 +73,7 @@ def test_login_stores_the_flow_server_side(flow):
     assert row.request_uri == "urn:ietf:params:oauth:request_uri:req-1"
     assert row.access_token is None
     assert flow.cookie_session()["login_session_id"] == row.id
-    assert set(flow.cookie_session()) <= {"login_session_id", "csrf_token"}
+    assert set(flow.cookie_session()) <= {"login_session_id", "csrf_token", "browser_id"}
 
 
 def test_a_new_login_replaces_the_old_one(flow):
@@ -134,3 +143,73 @@ class TestClientSecretPost:
         assert request["authorization"] is None
         assert request["form"]["client_id"] == CLIENT_ID
         assert request["form"]["client_secret"] == CLIENT_SECRET
+
+
+class TestLoginBounds:
+    """Every login pushes at the AS, whose rate limit is per client: one visitor must not use it up."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        """Small bounds, so a test reaches them in a few logins."""
+        return {**settings, "LOGINS_PER_BROWSER": 2, "LOGINS_PER_ADDRESS": 3, "LOGIN_RATE_WINDOW": 60}
+
+    def browser(self, flow, address="192.0.2.1"):
+        """A fresh browser (its own cookies) at a network address; returns a function that clicks Log in."""
+        client = flow.app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+
+        def log_in():
+            """POST /login with the home page's CSRF token."""
+            page = client.get("/").get_data(as_text=True)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            return client.post("/login", data={"csrf_token": token})
+
+        return log_in
+
+    def test_one_address_starts_a_bounded_number_of_logins(self, flow, expect_page):
+        """Over LOGINS_PER_ADDRESS in the window, fresh browsers or not: 429, Retry-After, no push."""
+        limit = flow.app.config["LOGINS_PER_ADDRESS"]
+        for _ in range(limit):
+            assert self.browser(flow)().status_code == 303
+        refused = self.browser(flow)()
+        expect_page(refused, 429, "Too many logins", "Wait")
+        assert 0 < int(refused.headers["Retry-After"]) <= flow.app.config["LOGIN_RATE_WINDOW"]
+        assert len(flow.auth_server.pushes) == limit
+        # Another address is not held back by this one.
+        assert self.browser(flow, "198.51.100.7")().status_code == 303
+
+    def test_one_browser_starts_a_bounded_number_of_logins(self, flow, expect_page):
+        """Over LOGINS_PER_BROWSER, even from changing addresses: 429."""
+        log_in = self.browser(flow)
+        for _ in range(flow.app.config["LOGINS_PER_BROWSER"]):
+            assert log_in().status_code == 303
+        expect_page(log_in(), 429, "Too many logins")
+        assert len(flow.auth_server.pushes) == flow.app.config["LOGINS_PER_BROWSER"]
+
+    def test_the_window_passes(self, flow):
+        """Once the window has passed, the same address may start logins again; old counts are purged."""
+        for _ in range(flow.app.config["LOGINS_PER_ADDRESS"]):
+            self.browser(flow)()
+        assert self.browser(flow)().status_code == 429
+        with flow.app.app_context():
+            db.session.execute(update(LoginStart).values(
+                started_at=LoginStart.started_at - flow.app.config["LOGIN_RATE_WINDOW"]))
+            db.session.commit()
+        assert self.browser(flow)().status_code == 303
+        with flow.app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(LoginStart)) == 1
+
+    def test_the_counts_are_in_the_database(self, flow):
+        """Any worker sees them: one row per login started, with its browser and address."""
+        self.browser(flow)()
+        with flow.app.app_context():
+            [row] = db.session.scalars(select(LoginStart)).all()
+            assert row.address == "192.0.2.1"
+            assert row.browser_id
+
+
+def test_a_classroom_fits_under_the_authorization_servers_rate_limit():
+    """~30 learners behind one client, each at this client's per-address bound, fit the AS's PAR limit."""
+    classroom = 30
+    assert Config.LOGIN_RATE_WINDOW >= AuthServerConfig.PAR_RATE_WINDOW
+    assert Config.LOGINS_PER_ADDRESS * classroom <= AuthServerConfig.PAR_RATE_LIMIT

@@ -1,12 +1,13 @@
 """The compose stack, built and started once per test session, under its own project name.
 
-The chain: engine (the Docker SDK client; skip without one, fail in CI) -> stack (the
-three containers from docker-compose.yml, on free host ports) -> browser (a cookie
-jar playing the browser). Compose runs as a subprocess, with whichever of
-`docker compose` (v2) and `docker-compose` (v1) is installed; the SDK waits for
-health, inspects, stops, starts and restarts containers and reads their logs.
+The chain: compose (the `docker compose` command, Compose v2) and engine (the Docker
+SDK client; skip without either, fail in CI) -> stack (the three containers from
+docker-compose.yml, on free host ports) -> browser (a cookie jar playing the browser).
+Compose runs as a subprocess and does what a user does: build, `up --wait`, `down`;
+the SDK inspects, stops, starts and restarts containers and reads their logs.
 """
 
+import json
 import os
 import secrets
 import shutil
@@ -55,28 +56,33 @@ def socket_problem():
     return None
 
 
-def compose_command():
-    """`docker compose` (v2) if installed, else `docker-compose` (v1), else None."""
-    if shutil.which("docker"):
-        v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
-        if v2.returncode == 0:
-            return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
+def compose_installed():
+    """Whether `docker compose` (Compose v2, a Docker CLI plugin) answers."""
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+def compose_config(compose, compose_file):
+    """A compose file as Compose reads it: `extends` and variables resolved, checked."""
+    result = subprocess.run([*compose, "-f", compose_file, "config", "--format", "json"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"docker compose -f {compose_file} config: {result.stderr}"
+    return json.loads(result.stdout)
 
 
 class Stack:
     """One compose project of the three services: URLs, containers, logs, lifecycle."""
 
-    def __init__(self, engine, command, compose_file="docker-compose.yml", services=SERVICES):
+    def __init__(self, engine, compose, compose_file="docker-compose.yml", services=SERVICES):
         self.engine = engine
-        # The compose file and the services whose health `up` waits for (another file,
-        # e.g. docker-compose.scale.yml, has more of them).
-        self.command = [*command, "-f", compose_file]
-        self.services = services
-        # A project of our own: containers, network and volumes never touch a user's stack.
+        # A project of our own (-p wins over the file's `name:`): containers, network
+        # and volumes never touch a user's stack.
         self.project = f"parlab-e2e-{secrets.token_hex(3)}"
+        self.command = [*compose, "-f", compose_file, "-p", self.project]
+        # The services whose health wait_healthy checks by default (another file,
+        # e.g. docker-compose.scale.yml, has more of them).
+        self.services = services
         # Free host ports too, so a running `make up` or `make demo` is no obstacle.
         self.ports = {"auth_server": free_port(), "client_app": free_port(), "notes_api": free_port()}
         self.auth = f"http://localhost:{self.ports['auth_server']}"
@@ -87,7 +93,7 @@ class Stack:
         """Run one compose command for this project; fail the test with its output if it fails."""
         env = {**os.environ, "AUTH_PORT": str(self.ports["auth_server"]),
                "CLIENT_PORT": str(self.ports["client_app"]), "API_PORT": str(self.ports["notes_api"])}
-        result = subprocess.run([*self.command, "-p", self.project, *args], cwd=ROOT, env=env,
+        result = subprocess.run([*self.command, *args], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             pytest.fail(f"{' '.join(self.command)} {' '.join(args)} failed:\n"
@@ -95,9 +101,8 @@ class Stack:
         return result
 
     def up(self):
-        """Start (or create) the three containers and wait until all are healthy."""
-        self.compose("up", "-d")
-        self.wait_healthy()
+        """Start (or create) the containers; Compose waits until all are healthy."""
+        self.compose("up", "--detach", "--wait", "--wait-timeout", str(HEALTHY_TIMEOUT_SECONDS))
 
     def down(self, volumes=False):
         """Remove the containers and network; the named volumes too if asked."""
@@ -114,7 +119,7 @@ class Stack:
         return self.containers()[service]
 
     def wait_healthy(self, services=None):
-        """Wait until the containers' healthchecks pass; fail with their logs if they don't."""
+        """Wait until containers the SDK (re)started pass their healthchecks; fail with logs if not."""
         services = services or self.services
         deadline = time.monotonic() + HEALTHY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -154,6 +159,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
+def compose():
+    """The `docker compose` command (Compose v2), the one the docs tell users to type."""
+    if not compose_installed():
+        unavailable("`docker compose` (Compose v2) is not installed")
+    return ["docker", "compose"]
+
+
+@pytest.fixture(scope="session")
 def engine():
     """The Docker engine, through the Docker SDK for Python."""
     problem = socket_problem()
@@ -169,12 +182,9 @@ def engine():
 
 
 @pytest.fixture(scope="session")
-def stack(engine):
+def stack(compose, engine):
     """The three services from docker-compose.yml, built once, running and healthy."""
-    command = compose_command()
-    if command is None:
-        unavailable("neither `docker compose` nor `docker-compose` is installed")
-    stack = Stack(engine, command)
+    stack = Stack(engine, compose)
     try:
         # Build once per session (BASE_IMAGE from the environment, as for `make up`).
         stack.compose("build", timeout=BUILD_TIMEOUT_SECONDS)

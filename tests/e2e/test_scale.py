@@ -7,11 +7,9 @@ are all in PostgreSQL.
 """
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from tests.stack import authorize
 from tests.stack import finish
@@ -20,8 +18,7 @@ from tests.stack import push
 from .conftest import BUILD_TIMEOUT_SECONDS
 from .conftest import ROOT
 from .conftest import Stack
-from .conftest import compose_command
-from .conftest import unavailable
+from .conftest import compose_config
 
 SCALE_FILE = "docker-compose.scale.yml"
 REPLICAS = ("auth_server_1", "auth_server_2", "auth_server_3")
@@ -37,22 +34,14 @@ TOKENS = re.compile(r"tokens issued client=notes-web sub=(\w+)")
 PROXIED = re.compile(r'"(?P<method>[A-Z]+) (?P<path>/\S*)" (?P<status>\d{3}) upstream=(?P<upstream>[\d.]+):9000')
 
 
-def compose_file(name):
-    """A compose file of this repository, parsed."""
-    return yaml.safe_load((ROOT / name).read_text())
-
-
 @pytest.fixture(scope="module")
-def stack(engine):
+def stack(compose, engine):
     """The scaled-out stack, built and healthy, under its own project name and free ports.
 
     It overrides conftest's `stack` in this module, so tests/stack.py's flow steps and
     the failure report's logs work on it unchanged.
     """
-    command = compose_command()
-    if command is None:
-        unavailable("neither `docker compose` nor `docker-compose` is installed")
-    stack = Stack(engine, command, compose_file=SCALE_FILE, services=SCALE_SERVICES)
+    stack = Stack(engine, compose, compose_file=SCALE_FILE, services=SCALE_SERVICES)
     try:
         # BASE_IMAGE, POSTGRES_IMAGE and PROXY_IMAGE from the environment (CI's stand-ins).
         stack.compose("build", timeout=BUILD_TIMEOUT_SECONDS)
@@ -62,34 +51,14 @@ def stack(engine):
         stack.compose("down", "-v")
 
 
-def test_scale_file_matches_the_default_stack_but_for_the_auth_server():
-    """client_app and notes_api are docker-compose.yml's, pointed at the proxy; no drift."""
-    default = compose_file("docker-compose.yml")["services"]
-    scaled = compose_file(SCALE_FILE)["services"]
-
-    for name in ("client_app", "notes_api"):
-        assert scaled[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth-proxy:9000"
-        assert default[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth-server:9000"
-        assert "auth_proxy" in scaled[name].pop("depends_on")
-        assert "auth_server" in default[name].pop("depends_on")
-        assert scaled[name] == default[name]
-    # The replicas: the default server's image, built once, on PostgreSQL, one session key.
-    assert scaled[REPLICAS[0]]["build"] == default["auth_server"]["build"]
-    for name in REPLICAS:
-        assert scaled[name]["image"] == default["auth_server"]["image"]
-        assert scaled[name]["environment"]["DATABASE_URL"].startswith("postgresql://")
-        assert scaled[name]["environment"] == scaled[REPLICAS[0]]["environment"]
-        assert "ports" not in scaled[name]
-    assert scaled["auth_proxy"]["ports"] == default["auth_server"]["ports"]
-
-
-def test_proxy_config_names_every_replica():
+def test_proxy_config_names_every_replica(compose):
     """auth_proxy/nginx.conf's upstream is exactly the compose file's replicas."""
-    config = (Path(ROOT) / "auth_proxy" / "nginx.conf").read_text()
+    config = (ROOT / "auth_proxy" / "nginx.conf").read_text()
     upstream = re.search(r"upstream auth_server_replicas \{(.*?)\}", config, re.S).group(1)
 
     assert re.findall(r"^\s*server (\w+):9000;", upstream, re.M) == list(REPLICAS)
-    assert {name for name in compose_file(SCALE_FILE)["services"] if name.startswith("auth_server")} == set(REPLICAS)
+    services = compose_config(compose, SCALE_FILE)["services"]
+    assert {name for name in services if name.startswith("auth_server")} == set(REPLICAS)
 
 
 def test_flows_through_the_proxy_are_spread_over_the_three_replicas(stack):

@@ -1,6 +1,7 @@
 """The attack lab against the real stack: every attack is blocked, from the CLI and the page.
 
-This stack's request_uri lives 3 s, so the expiry attack waits 4 s instead of 31.
+The lab pushes as its own client, notes-lab, registered at the AS with a 2 s
+request_uri lifetime: the expiry attack waits 3 s.
 """
 
 import html
@@ -10,7 +11,9 @@ import sys
 
 import pytest
 
-from client_app.attacks import ATTACKS
+from auth_server.config import Config as AuthServerConfig
+from client_app.config import Config as ClientConfig
+from client_app.lab.attacks import ATTACKS
 
 from tests.stack import ROOT
 from tests.stack import Stack
@@ -19,13 +22,15 @@ from tests.stack import run_stack
 
 # A compact JWT anywhere in a text (they all start with base64url '{"').
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# The lab client's request_uri lifetime, as the AS registers it.
+LAB_LIFETIME = next(client for client in AuthServerConfig.CLIENTS
+                    if client["client_id"] == ClientConfig.LAB_CLIENT_ID)["request_uri_lifetime"]
 
 
 @pytest.fixture(scope="module")
 def lab_stack(tmp_path_factory, request):
-    """A stack of its own, whose request_uri expires after 3 s (PAR_EXPIRES_IN=3)."""
-    overrides = {"auth_server": {"PAR_EXPIRES_IN": "3"}}
-    yield from run_stack(Stack(tmp_path_factory.mktemp("lab-stack"), overrides), request)
+    """A stack of its own, as `make demo` runs it."""
+    yield from run_stack(Stack(tmp_path_factory.mktemp("lab-stack")), request)
 
 
 def verdict_on_page(page, slug):
@@ -36,13 +41,13 @@ def verdict_on_page(page, slug):
 
 
 def test_make_attacks_blocks_every_attack(lab_stack):
-    """The command line runs all 19 attacks (the slow one too) and exits 0: all blocked."""
-    done = subprocess.run([sys.executable, "-m", "client_app.attack_cli"], cwd=ROOT,
+    """The command line runs every attack (the slow one too) and exits 0: all blocked."""
+    done = subprocess.run([sys.executable, "-m", "client_app.lab"], cwd=ROOT,
                           env=lab_stack.env("client_app"), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert f"{len(ATTACKS)} of {len(ATTACKS)} attacks blocked." in out
-    assert "waiting 4 s: expires_in (3 s) + 1" in out
+    assert f"waiting {LAB_LIFETIME + 1} s: expires_in ({LAB_LIFETIME} s) + 1" in out
     # The table: a header, then one row per attack with its verdict and section.
     assert re.search(r"^#\s+Attack\s+Blocked\?\s+Status / error\s+Section$", out, re.M)
     for number, attack in enumerate(ATTACKS, start=1):
@@ -72,7 +77,7 @@ def test_lab_page_blocks_every_attack(browser, lab_stack):
                         data={"csrf_token": csrf_token(ran.text)})
     assert slow.status_code == 200
     assert verdict_on_page(slow.text, "request-uri-expired") == "BLOCKED"
-    assert "Waited 4 s" in html.unescape(slow.text)
+    assert f"Waited {LAB_LIFETIME + 1} s" in html.unescape(slow.text)
 
 
 def test_lab_page_shows_requests_without_secrets(browser, lab_stack):
@@ -86,6 +91,7 @@ def test_lab_page_shows_requests_without_secrets(browser, lab_stack):
     assert "Authorization: Basic bm90ZX…" in text
     assert re.search(r"code=[A-Za-z0-9_-]{6}…", text)
     assert "notes-web-secret" not in text
+    assert ClientConfig.LAB_CLIENT_SECRET not in text
     assert not JWT.search(text)
 
 
@@ -97,4 +103,5 @@ def test_the_lab_logs_no_secret(browser, lab_stack):
     for name in lab_stack.processes:
         log = lab_stack.log(name)
         assert "notes-web-secret" not in log
+        assert ClientConfig.LAB_CLIENT_SECRET not in log
         assert not JWT.search(log)

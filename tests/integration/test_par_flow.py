@@ -2,6 +2,7 @@
 
 import base64
 import json
+import zlib
 
 from tests.stack import add_note
 from tests.stack import authorize
@@ -11,9 +12,14 @@ from tests.stack import query
 
 
 def session_cookie(browser, name):
-    """The JSON inside a Flask session cookie (signed, not encrypted: anyone can read it)."""
-    payload = browser.cookies.get(name).split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    """The JSON inside a Flask session cookie (signed, not encrypted: anyone can read it).
+
+    A leading "." means its payload is zlib-compressed (itsdangerous does it when it pays).
+    """
+    value = browser.cookies.get(name)
+    payload = value.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return json.loads(zlib.decompress(data) if value.startswith(".") else data)
 
 
 def test_all_twelve_steps(browser, stack):
@@ -33,8 +39,9 @@ def test_all_twelve_steps(browser, stack):
     assert "Alice Liddell" in notes.text
     assert "Notes app" in notes.text
     # The tokens stay on the server side: the client's (signed, readable) cookie holds
-    # only the id of its server-side login record and a CSRF token.
-    assert set(session_cookie(browser, "client_app_session")) == {"login_session_id", "csrf_token"}
+    # only the id of its server-side login record, a CSRF token and the browser's
+    # random id (which the client's login bounds count).
+    assert set(session_cookie(browser, "client_app_session")) == {"login_session_id", "csrf_token", "browser_id"}
 
 
 def test_adding_a_note_uses_write_notes(browser, stack):

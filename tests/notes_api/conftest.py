@@ -36,11 +36,13 @@ class AuthServer:
         self.mock = mock
         self.discovery_url = base + "/.well-known/openid-configuration"
         self.jwks_url = base + "/.well-known/jwks.json"
+        self.introspection_url = base + "/oauth/introspect"
         mock.get(self.discovery_url, json={
             "issuer": ISSUER,
             "authorization_endpoint": ISSUER + "/authorize",
             "token_endpoint": ISSUER + "/oauth/token",
             "jwks_uri": ISSUER + "/.well-known/jwks.json",
+            "introspection_endpoint": ISSUER + "/oauth/introspect",
             "id_token_signing_alg_values_supported": ["RS256"],
         })
 

@@ -91,7 +91,7 @@ def test_auth_server_unreachable_is_503(http_mock, auth_server, api, make_token,
     assert response.headers["Retry-After"] == "10"
     body = response.get_json()
     assert body["error"] == "temporarily_unavailable"
-    assert "signing keys could not be fetched" in body["error_description"]
+    assert "could not be reached" in body["error_description"]
 
 
 def test_api_recovers_when_auth_server_returns(http_mock, auth_server, api, make_token, signing_key):

@@ -1,0 +1,241 @@
+"""The flow: the seed's twelve steps as data, and the recorder of each login's real messages.
+
+The steps (par-flow.md's diagram) are defined once, here: the inspector's diagram, its
+step pages, the exports, the recorder and the tests all read this one list, so the
+picture a learner studies and the code that runs the flow cannot drift apart.
+
+The recorder keeps the real HTTP messages of one login for the inspector. The protocol
+code calls one of three hooks at each step it takes:
+  record_received(login, number)        a request the browser sent us (steps 1, 7)
+  record_sent(login, number, response)  a response we sent the browser (step 4)
+  record_exchange(login, a, b, response)
+                                        a back-channel call and its answer (2-3, 8-10, 11-12)
+Messages are rows in the database, keyed by the LoginSession's id, because the
+request that records step 2 and the one that shows the inspector may be served by
+different gunicorn workers. A step is recorded once: the first message wins, so a
+later API call (or a replayed callback) does not overwrite what the flow did.
+
+Messages are stored as sent, secrets included, like the tokens in LoginSession, and
+die with it; whoever shows them masks them (masking.py).
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask import has_request_context
+from flask import request
+from sqlalchemy import JSON
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import delete
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from .models import LoginSession
+from .models import db
+from .models import now
+
+
+@dataclass(frozen=True)
+class Party:
+    """One column of the diagram: who takes part in the flow."""
+
+    key: str
+    name: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One numbered arrow of the diagram."""
+
+    number: int
+    source: str  # a Party key
+    target: str  # a Party key
+    label: str  # the seed's words for the arrow
+    channel: str  # one of CHANNELS
+    explanation: str  # one sentence for the inspector
+
+
+# The four lifelines, left to right, with each party's page colour.
+PARTIES = (
+    Party("user", "User", "#333333"),
+    Party("client", "Client", "#1f5fbf"),
+    Party("as", "Authorization Server", "#6b3fa0"),
+    Party("rs", "Resource Server", "#1e7d4f"),
+)
+
+# front: carried by the browser (redirects, pages, forms); back: one service calling
+# another directly; internal: the authorization server working on its own.
+CHANNELS = {
+    "front": "front channel (through the browser)",
+    "back": "back channel (service to service)",
+    "internal": "inside the authorization server",
+}
+
+STEPS = (
+    Step(1, "user", "client", "Login", "front",
+         "The user clicks Log in; the browser POSTs the form to the client."),
+    Step(2, "client", "as", "Post Request to PAR endpoint", "back",
+         "The client authenticates and pushes the whole authorization request (RFC 9126 §2.1)."),
+    Step(3, "as", "client", "Response", "back",
+         "201 Created with a one-time request_uri and its lifetime (RFC 9126 §2.2)."),
+    Step(4, "client", "as", "Redirect user to Authorization server", "front",
+         "The client redirects the browser with only client_id and request_uri (RFC 9126 §4)."),
+    Step(5, "as", "user", "Authenticate User & Display Consent", "front",
+         "The authorization server shows its login page, then the pushed scopes for consent."),
+    Step(6, "user", "as", "Give Consent", "front",
+         "The user allows (or denies) what the client asked for."),
+    Step(7, "as", "client", "Return Authorization Code", "front",
+         "The browser is redirected to the client's callback with code, state and iss (RFC 9207)."),
+    Step(8, "client", "as", "Token Request with Authorization Code", "back",
+         "The client sends the code, its PKCE code_verifier and its credentials (RFC 6749 §4.1.3)."),
+    Step(9, "as", "as", "Validate Request", "internal",
+         "The authorization server checks the client, the code, the redirect_uri and PKCE."),
+    Step(10, "as", "client", "Access Token Response", "back",
+         "Access token, refresh token and ID token, kept on the client's server (RFC 6749 §5.1)."),
+    Step(11, "client", "rs", "Request Resource", "back",
+         "The client calls the API with the access token as a Bearer header (RFC 6750 §2.1)."),
+    Step(12, "rs", "client", "Protected Resource", "back",
+         "The API checks the token's signature, audience and scope, then answers."),
+)
+
+# Step-by-step mode pauses before each request the client itself sends on the back
+# channel (push, token request, API call), so an instructor can explain it first.
+PAUSABLE_STEPS = tuple(s.number for s in STEPS if s.channel == "back" and s.source == "client")
+
+
+def party(key):
+    """The Party with this key."""
+    return next(p for p in PARTIES if p.key == key)
+
+
+def step(number):
+    """The Step with this number, or None."""
+    return next((s for s in STEPS if s.number == number), None)
+
+
+# -- the recorder: each login's real messages ----------------------------------------
+
+# Bodies longer than this are cut (an API answer can be long; the point is to see it).
+MAX_BODY_CHARS = 20_000
+# Headers never stored: the browser's session cookie is its key to this login.
+UNRECORDED_HEADERS = {"cookie", "set-cookie"}
+# Messages of logins that never got saved (a refused push) are purged after this.
+ORPHAN_SECONDS = 3600
+
+
+class TraceMessage(db.Model):
+    """One HTTP message of one login's flow, as it crossed the wire."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The LoginSession's id (no foreign key: step 2 is recorded before the push
+    # succeeds and the LoginSession row is saved).
+    login_id: Mapped[str] = mapped_column(String(64), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    # "request" or "response"; a request has a method and URL, a response a status.
+    kind: Mapped[str] = mapped_column(String(8))
+    method: Mapped[str | None] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[list] = mapped_column(JSON)  # [[name, value], ...] in order
+    body: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(8))
+    from_host: Mapped[str] = mapped_column(String(255))
+    to_host: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[int] = mapped_column(Integer, default=now)
+
+    def as_dict(self):
+        """The message as plain data (for the inspector and the exports)."""
+        return {
+            "step": self.step, "kind": self.kind, "method": self.method, "url": self.url,
+            "status": self.status, "headers": [list(h) for h in self.headers], "body": self.body,
+            "channel": self.channel, "from_host": self.from_host, "to_host": self.to_host,
+            "recorded_at": self.recorded_at,
+        }
+
+
+def record_received(login, number):
+    """Record the request the browser just sent us (the current Flask request)."""
+    if login is None:
+        return
+    if number == 1:
+        # A new flow starts: drop messages of logins that were never saved.
+        _purge_orphans()
+    # Flask-WTF has already parsed the form (CSRF check), so rebuild its body from it.
+    body = urlencode(list(request.form.items(multi=True))) if request.form else ""
+    _add(login, number, "request", method=request.method, url=request.url,
+         headers=request.headers.items(), body=body,
+         from_host=f"browser ({request.remote_addr})", to_host=request.host)
+
+
+def record_sent(login, number, response):
+    """Record a response we are about to send the browser (a redirect)."""
+    _add(login, number, "response", status=response.status_code, headers=response.headers.items(),
+         body=response.get_data(as_text=True), from_host=_own_host(), to_host="browser")
+
+
+def record_exchange(login, request_step, response_step, response):
+    """Record a back-channel call (a `requests` response) as two messages."""
+    sent = response.request
+    body = sent.body.decode("utf-8", "replace") if isinstance(sent.body, bytes) else sent.body or ""
+    peer = urlsplit(sent.url).netloc
+    _add(login, request_step, "request", method=sent.method, url=sent.url,
+         headers=sent.headers.items(), body=body, from_host=_own_host(), to_host=peer)
+    _add(login, response_step, "response", status=response.status_code,
+         headers=response.headers.items(), body=response.text, from_host=peer, to_host=_own_host())
+
+
+def messages(login_id):
+    """This login's recorded messages, by step number."""
+    rows = db.session.scalars(select(TraceMessage).where(TraceMessage.login_id == login_id)
+                              .order_by(TraceMessage.id))
+    found = {}
+    for row in rows:
+        found.setdefault(row.step, row)
+    return found
+
+
+def _add(login, number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
+    """Store one message (first one per step wins), committed at once."""
+    exists = db.session.scalar(select(TraceMessage.id).where(
+        TraceMessage.login_id == login.id, TraceMessage.step == number).limit(1))
+    if exists is not None:
+        return
+    db.session.add(TraceMessage(
+        login_id=login.id, step=number, kind=kind, method=method, url=url, status=status,
+        headers=[[name, "[not recorded]" if name.lower() in UNRECORDED_HEADERS else value]
+                 for name, value in headers],
+        body=(body or "")[:MAX_BODY_CHARS], channel=step(number).channel,
+        from_host=from_host, to_host=to_host,
+    ))
+    # Committed now, so the message survives a step that fails right after it
+    # (those are the flows most worth inspecting). The LoginSession itself is not
+    # added here: a push that fails still leaves no login behind.
+    db.session.commit()
+
+
+def _own_host():
+    """This client's host:port as the browser reaches it."""
+    if has_request_context():
+        return request.host
+    return urlsplit(current_app.config["REDIRECT_URI"]).netloc
+
+
+def _purge_orphans():
+    """Delete messages whose login was never saved (its push was refused) or is gone."""
+    cutoff = now() - ORPHAN_SECONDS
+    db.session.execute(delete(TraceMessage).where(
+        TraceMessage.recorded_at < cutoff,
+        TraceMessage.login_id.not_in(select(LoginSession.id))))
+
+
+@event.listens_for(LoginSession, "after_delete")
+def _forget_with_login(mapper, connection, target):
+    """A login's messages (tokens included) are deleted with it (logout, new login)."""
+    connection.execute(delete(TraceMessage).where(TraceMessage.login_id == target.id))
