@@ -5,6 +5,7 @@ learner can see, in one place, exactly what the server knows about each party.
 """
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name, default):
@@ -23,6 +24,12 @@ def database_url(url):
 def host_names(value):
     """Comma-separated host names as a list, blanks dropped."""
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def trusted_hosts(config):
+    """The host names the server answers to: ISSUER's, then those in TRUSTED_HOSTS, each once."""
+    names = [urlsplit(config["ISSUER"]).hostname, *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 class Config:

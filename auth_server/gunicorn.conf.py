@@ -3,7 +3,7 @@
 from gunicorn.glogging import Logger
 
 from auth_server.config import Config
-from auth_server.logs import printable
+from auth_server import printable
 
 wsgi_app = "auth_server:create_app()"
 # HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting

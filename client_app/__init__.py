@@ -10,14 +10,13 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors
-from . import hosts
-from . import logs
 from . import inspector
 from . import lab
 from . import models
 from . import oauth_client
 from . import routes
 from .config import Config
+from .config import trusted_hosts
 
 csrf = CSRFProtect()
 
@@ -31,8 +30,9 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    # Answer only to our own host names (our URLs' and TRUSTED_HOSTS): no DNS rebinding.
-    hosts.init_app(app)
+    # Answer only to our own host names, our URLs' and TRUSTED_HOSTS (no DNS rebinding):
+    # Flask refuses any other Host header with a 400 (errors.py shows the page).
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
 
     # Default database: a SQLite file in the instance folder (created if missing).
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -70,6 +70,23 @@ def configure_logging(app):
     # that (a second app, or pytest's log capture, which already has a handler).
     # Control characters a request put in a message are escaped: one record, one line.
     handler = logging.StreamHandler()
-    handler.setFormatter(logs.OneLineFormatter(app.config["LOG_FORMAT"]))
+    handler.setFormatter(OneLineFormatter(app.config["LOG_FORMAT"]))
     logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def printable(text):
+    """The text with every unprintable character (newline, ESC, ...) written as an escape.
+
+    A value from a request (a decoded path, a parameter) could otherwise end a log line
+    and start a forged one, or hide the rest behind a terminal escape (CWE-117).
+    """
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """LOG_FORMAT, with the message's unprintable characters escaped (a traceback still follows)."""
+
+    def formatMessage(self, record):
+        """The formatted line, escaped."""
+        return printable(super().formatMessage(record))

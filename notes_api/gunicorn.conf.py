@@ -3,7 +3,7 @@
 from gunicorn.glogging import Logger
 
 from notes_api.config import Config
-from notes_api.logs import printable
+from notes_api import printable
 
 wsgi_app = "notes_api:create_app()"
 # HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting

@@ -1,4 +1,4 @@
-"""hosts.py: the server answers only to its own host names (Flask's TRUSTED_HOSTS).
+"""TRUSTED_HOSTS: the server answers only to its own host names (config.py, views/__init__.py).
 
 A DNS-rebinding page points its own name at our address; the browser then sends that
 name in the Host header. Every such request gets 400, in the channel's own format.

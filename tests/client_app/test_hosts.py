@@ -1,4 +1,4 @@
-"""hosts.py: the client answers only to its own host names (Flask's TRUSTED_HOSTS).
+"""TRUSTED_HOSTS: the client answers only to its own host names (config.py, errors.py).
 
 A DNS-rebinding page points its own name at the client's address; the browser then
 sends that name in the Host header. Every such request gets a 400 page, so the page

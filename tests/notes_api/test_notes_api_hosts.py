@@ -1,4 +1,4 @@
-"""hosts.py: the API answers only to its own host names (Flask's TRUSTED_HOSTS).
+"""TRUSTED_HOSTS: the API answers only to its own host names (config.py, errors.py).
 
 A DNS-rebinding page points its own name at the API's address; the browser then sends
 that name in the Host header. Every such request gets 400, even with a valid token:
