@@ -9,11 +9,12 @@ flow and tells it to the client that owns the flow:
   code (step 7): method, path, status; never a cookie, a form field or a password;
 - each token request for the flow's code (step 9): the checks made and their outcomes.
 
-Nothing here changes a decision: it only watches, through Flask's after_request, and
-at the token endpoint through an extension of the code grant (Authlib's own seam, as
-PKCE and OpenID use) that keeps the grant, whose checks name themselves as they run
-(oauth2.py). oauth2.config_oauth(app) switches it on. A flow is found by its
-request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
+Nothing here changes a decision: it only watches, through Flask's after_request, at
+the PAR endpoint through a server hook that writes the new flow in the push's own
+transaction (one commit per push), and at the token endpoint through an extension of
+the code grant (Authlib's own seam, as PKCE and OpenID use) that keeps the grant, whose
+checks name themselves as they run (oauth2.py). oauth2.config_oauth(app) switches it
+on. A flow is found by its request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
 (views/flows.py) answers only the client that owns the flow.
 """
 
@@ -45,6 +46,8 @@ log = logging.getLogger("auth_server")
 
 # Traces are teaching material, not an audit log: kept one day.
 KEEP_SECONDS = 86400
+# Traces older than that are deleted as every this-many-th flow starts, not on every push.
+PURGE_EVERY = 100
 # A path (with its query) is stored up to this length.
 MAX_PATH_CHARS = 2000
 
@@ -68,9 +71,9 @@ CHECKS = (
     ("tokens_issued", "Tokens issued for the consented scope and audience",
      "RFC 6749 §5.1; RFC 9068 §2; OIDC Core §3.1.3.3"),
 )
-# The Flask endpoints (blueprint.view) this module watches, and the step each serves.
+# The Flask endpoints (blueprint.view) this module watches after they answer, and the
+# step each serves (step 2, the push, is recorded as it is stored: record_push).
 WATCHED = {
-    "token.pushed_authorization_request": 2,
     "authorize.authorize": 4,
     "authorize.login": 5,
     "authorize.consent": 5,  # GET shows consent (5); POST gives it (6), answered by 7
@@ -169,11 +172,29 @@ def observe(response):
     return response
 
 
+def record_push(server, client_id, request_uri):
+    """Steps 2-3: a pushed request is being stored; start its flow in the same transaction."""
+    try:
+        # A savepoint: if recording fails, the push is still stored.
+        with db.session.begin_nested():
+            # Core INSERTs on the tables, not ORM objects: nothing here is read back.
+            traces, events = FlowTrace.__table__, FlowEvent.__table__
+            trace_id = db.session.scalar(db.insert(traces).values(
+                client_id=client_id, request_uri=request_uri).returning(traces.c.id))
+            entry = {"step": 2, "channel": "back", "method": request.method,
+                     "path": request.full_path.rstrip("?")[:MAX_PATH_CHARS], "status": 201,
+                     "note": "pushed request stored; request_uri issued"}
+            db.session.execute(db.insert(events).values(trace_id=trace_id, kind="request", data=entry))
+            if trace_id % PURGE_EVERY == 0:
+                db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
+                db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
+    except Exception:  # noqa: BLE001 (deliberately broad, as in observe)
+        log.warning("flow trace not recorded for the push", exc_info=True)
+
+
 def _observe_flow_request(step, response):
-    """Steps 2-7: record method, path, status (and where a redirect goes)."""
-    if step == 2:
-        trace = _start_trace(response)
-    elif step == 4:
+    """Steps 4-7: record method, path, status (and where a redirect goes)."""
+    if step == 4:
         trace = _trace_by_request_uri(request.args.get("request_uri"))
     else:
         interaction = db.session.get(Interaction, (request.view_args or {}).get("interaction_id", ""))
@@ -182,7 +203,7 @@ def _observe_flow_request(step, response):
         return
     if request.endpoint == "authorize.consent" and request.method == "POST":
         step = 6
-    entry = {"step": step, "channel": "back" if step == 2 else "front", "method": request.method,
+    entry = {"step": step, "channel": "front", "method": request.method,
              "path": request.full_path.rstrip("?")[:MAX_PATH_CHARS], "status": response.status_code}
     location = response.headers.get("Location")
     if location:
@@ -193,24 +214,6 @@ def _observe_flow_request(step, response):
     entry["note"] = _note(step, response, trace)
     db.session.add(FlowEvent(trace_id=trace.id, kind="request", data=entry))
     db.session.commit()
-
-
-def _start_trace(response):
-    """Step 3 answered 201: a new flow, owned by the client that pushed it."""
-    body = response.get_json(silent=True) or {}
-    request_uri = body.get("request_uri")
-    if response.status_code != 201 or not isinstance(request_uri, str):
-        return None
-    pushed = db.session.scalar(db.select(PushedRequest).filter_by(
-        reference=request_uri.removeprefix(REQUEST_URI_PREFIX)))
-    if pushed is None:
-        return None
-    db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
-    db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
-    trace = FlowTrace(client_id=pushed.client_id, request_uri=request_uri)
-    db.session.add(trace)
-    db.session.flush()
-    return trace
 
 
 def _trace_by_request_uri(request_uri):
@@ -232,8 +235,6 @@ def _without_values(location):
 def _note(step, response, trace):
     """One sentence saying what the request did, as far as its status tells."""
     status = response.status_code
-    if step == 2:
-        return "pushed request stored; request_uri issued"
     if step == 4 and status >= 400:
         pushed = db.session.scalar(db.select(PushedRequest).filter_by(
             reference=trace.request_uri.removeprefix(REQUEST_URI_PREFIX)))
@@ -352,4 +353,5 @@ def _keep_grant(grant):
 def init_app(app, server):
     """Serve POST /oauth/flow-trace from the app's Authlib server; watch every response."""
     server.register_endpoint(FlowTraceEndpoint(app.config["CLIENT_AUTH_METHODS"]))
+    server.register_hook("after_store_pushed_request", record_push)
     app.after_request(observe)

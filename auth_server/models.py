@@ -14,7 +14,6 @@ from authlib.integrations.sqla_oauth2 import OAuth2ClientMixin
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
-from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -127,8 +126,17 @@ class PushedRequest(db.Model):
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     used_at: Mapped[int | None] = mapped_column(Integer)
 
-    # The rate limit counts a client's recent pushes with this index.
-    __table_args__ = (Index("ix_pushed_request_client_created", "client_id", "created_at"),)
+
+class PushRateWindow(db.Model):
+    """RFC 9126 §2.3: how many requests a client pushed in its current rate-limit window.
+
+    One row per client, counted up with one UPDATE as each push is stored, so the rate
+    limit is shared by every worker and replica without counting pushed requests.
+    """
+
+    client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer)
+    pushes: Mapped[int] = mapped_column(Integer)
 
 
 class Interaction(db.Model):

@@ -27,6 +27,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
+from flask import g
 from joserfc.jwk import KeySet
 
 from . import dpop
@@ -349,8 +350,11 @@ class DPoPAccessTokenValidator(AccessTokenValidator):
 
 
 def query_client(client_id):
-    """Find a registered client by its id."""
-    return db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+    """Find a registered client by its id, once per request (Authlib asks more than once)."""
+    found = g.setdefault("clients", {})
+    if client_id not in found:
+        found[client_id] = db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+    return found[client_id]
 
 
 def authenticate_client_secret_basic(query_client, request):

@@ -18,10 +18,14 @@ from authlib.oauth2.rfc6749.endpoint import Endpoint
 from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
+from sqlalchemy import case
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from . import dpop
 from .error_text import quoted
 from .models import PushedRequest
+from .models import PushRateWindow
 from .models import db
 from .models import now
 
@@ -96,32 +100,41 @@ class PushedAuthorizationEndpoint(Endpoint):
         return EndpointRequest(request=request, client=client)
 
     def check_rate(self, client):
-        """RFC 9126 §2.3: refuse a client that pushed too often in the last window."""
-        recent = db.session.scalar(
-            db.select(db.func.count(PushedRequest.id))
-            .where(PushedRequest.client_id == client.client_id,
-                   PushedRequest.created_at > now() - self.rate_window))
-        if recent >= self.rate_limit:
-            log.warning("par: client=%s over its rate limit (%d in %d s)", client.client_id, recent, self.rate_window)
+        """RFC 9126 §2.3: count this push in the client's window; refuse it over the limit.
+
+        The count is committed with the pushed request (create_response): a push that is
+        refused, here or by validation, is rolled back and not counted.
+        """
+        pushes = count_push(client.client_id, self.rate_window)
+        if pushes > self.rate_limit:
+            db.session.rollback()
+            log.warning("par: client=%s over its rate limit (%d in %d s)", client.client_id, self.rate_limit, self.rate_window)
             raise TooManyPushesError(retry_after=self.rate_window)
+        if pushes == 1:
+            # A new window: purge at most once per client and window, not on every push.
+            purge_expired()
 
     def create_response(self, validated):
-        """Store the request under a fresh request_uri; 201 with its lifetime (§2.2)."""
-        purge_expired()
+        """Store the request under a fresh request_uri, in the push's one transaction;
+        201 with its lifetime (§2.2)."""
+        client_id = validated.client.client_id
         # A client may be registered with a lifetime of its own (the attack lab's: 2 s).
         expires_in = validated.client.client_metadata.get("request_uri_lifetime", self.expires_in)
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
-        db.session.add(PushedRequest(
+        # Core INSERTs on the tables, not ORM objects: nothing here is read back.
+        db.session.execute(db.insert(PushedRequest.__table__).values(
             reference=reference,
-            client_id=validated.client.client_id,
+            client_id=client_id,
             params=dict(validated.request.payload.data),
             created_at=now(),
             expires_at=now() + expires_in,
         ))
+        # Whatever watches pushes (the flow trace) writes in this same transaction.
+        self.server.execute_hook("after_store_pushed_request", client_id, REQUEST_URI_PREFIX + reference)
         db.session.commit()
         log.info("step 2-3 par: pushed request stored client=%s ref=%s… expires_in=%d",
-                 validated.client.client_id, reference[:8], expires_in)
+                 client_id, reference[:8], expires_in)
         body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": expires_in}
         return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
@@ -195,6 +208,25 @@ def _why_unusable(pushed, request_uri, client_id):
     if pushed.used_at is not None:
         return "This 'request_uri' has already been used (RFC 9126 section 4: one-time use)."
     return "This 'request_uri' has expired; the client must push its request again."
+
+
+def count_push(client_id, window):
+    """Count one push in the client's rate-limit window; return the pushes in it so far.
+
+    One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL alike) starts the
+    client's window or counts up in it, atomically, so concurrent workers and replicas
+    never lose a push. A window starts at a client's first push and lasts `window` s.
+    """
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    row = PushRateWindow.__table__.c  # the stored row, in ON CONFLICT DO UPDATE
+    started = now()
+    over = row.window_start <= started - window  # the stored window has ended
+    upsert = dialect.insert(PushRateWindow.__table__).values(client_id=client_id, window_start=started, pushes=1)
+    upsert = upsert.on_conflict_do_update(index_elements=[row.client_id], set_={
+        "pushes": case((over, 1), else_=row.pushes + 1),
+        "window_start": case((over, started), else_=row.window_start),
+    })
+    return db.session.scalar(upsert.returning(row.pushes))
 
 
 def purge_expired(grace=300):

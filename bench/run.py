@@ -2,8 +2,10 @@
 
 1. Full flow: all 12 steps over HTTP (login and consent forms included), at
    concurrency 1, 4 and 8: latency percentiles and flows per second.
-2. Endpoint throughput (wrk): POST /oauth/par, GET /api/notes with a valid token;
-   the token endpoint (authorization_code, refresh_token) with a Python load loop.
+2. Endpoint throughput (wrk): POST /oauth/par and, on the same server, discovery;
+   GET /api/notes with a different valid token on each request (a pool of 120), beside
+   notes_api's /healthz; the token endpoint (authorization_code, refresh_token) with a
+   Python load loop.
 3. The floor beside them: a trivial Flask endpoint and the notes view without token
    validation, on the same gunicorn settings.
 4. A peer beside them: panva's oidc-provider (tests/interop) serving PAR.
@@ -14,7 +16,8 @@
 The services run under gunicorn exactly as `make demo` runs them (their own
 gunicorn.conf.py, 2 workers each). One change, for sections 1-4 only: the PAR rate
 limit is lifted, since the load comes from a single client; section 5 runs with the
-default limit. Writes bench/results/latest.json and prints the table.
+default limit. Writes bench/results/latest.json and prints the table, with each of the
+issue's targets as a ratio from this one run and PASS or FAIL.
 """
 
 import base64
@@ -242,7 +245,7 @@ def token_endpoint(auth, redirect_uri, count=120, threads=8):
     with ThreadPoolExecutor(max_workers=threads) as pool:
         refreshes = sum(pool.map(chain, tokens[:threads]))
     refresh_rps = refreshes / (time.perf_counter() - started)
-    return tokens[-1]["access_token"], round(code_rps, 1), round(refresh_rps, 1)
+    return [token["access_token"] for token in tokens], round(code_rps, 1), round(refresh_rps, 1)
 
 
 # ---- 5. soak ---------------------------------------------------------------------------
@@ -343,7 +346,11 @@ def main():
         redirect_uri = stack["client_app"].url + "/callback"
         full_flow(stack)  # warm-up: discovery, JWKS and key caches, connection pools
         report["full_flow"] = [measure_flows(stack, c, n) for c, n in ((1, 30), (4, 60), (8, 80))]
-        access_token, code_rps, refresh_rps = token_endpoint(stack["auth_server"].url, redirect_uri)
+        access_tokens, code_rps, refresh_rps = token_endpoint(stack["auth_server"].url, redirect_uri)
+        # Every request to the notes API carries the next of 120 distinct valid tokens.
+        token_pool = workdir / "tokens.txt"
+        token_pool.write_text("\n".join(access_tokens) + "\n")
+        pool = {"TOKENS": str(token_pool)}
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
         unprotected = gunicorn("unprotected", "bench.apps:unprotected_notes_app()", {
             "ISSUER": stack["auth_server"].url, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
@@ -354,15 +361,18 @@ def main():
         floors = [trivial, unprotected, peer]
         peer_par = requests.get(peer.url + "/.well-known/openid-configuration").json()[
             "pushed_authorization_request_endpoint"]
-        bearer = {"AUTH": "Bearer " + access_token}
         report["throughput"] = {
             "trivial_endpoint": wrk(trivial.url + "/ping", "get.lua"),
             "par": wrk(stack["auth_server"].url + "/oauth/par", "post_form.lua", {
                 "AUTH": basic(*WEB), "BODY": par_body(redirect_uri, {"audience": "urn:my-notes-api"})}),
+            "discovery": wrk(stack["auth_server"].url + "/.well-known/openid-configuration", "get.lua"),
             "peer_oidc_provider_par": wrk(peer_par, "post_form.lua", {
                 "AUTH": basic(*WEB), "BODY": par_body(redirect_uri)}),
-            "notes_protected": wrk(stack["notes_api"].url + "/api/notes", "get.lua", bearer),
-            "notes_unprotected": wrk(unprotected.url + "/bench/notes", "get.lua"),
+            # The three notes_api figures send the same tokens, so wrk's work is the same.
+            "notes_protected": wrk(stack["notes_api"].url + "/api/notes", "get_token_pool.lua", pool),
+            "notes_unprotected": wrk(unprotected.url + "/bench/notes", "get_token_pool.lua", pool),
+            "notes_healthz": wrk(stack["notes_api"].url + "/healthz", "get_token_pool.lua", pool),
+            "notes_token_pool_size": len(set(access_tokens)),
             "token_authorization_code": {"rps": code_rps, "tool": "python, 8 threads"},
             "token_refresh_token": {"rps": refresh_rps, "tool": "python, 8 threads"},
         }
@@ -385,17 +395,29 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def ratio_target(numerator, denominator, least):
+    """A throughput ratio against its floor: PASS when it is at least `least`."""
+    ratio = round(numerator / denominator, 2)
+    return {"ratio": ratio, "target": f">= {least}", "result": "PASS" if ratio >= least else "FAIL"}
+
+
 def targets(report):
-    """The issue's targets, as ratios from this one run."""
+    """The issue's targets, as ratios (or a latency) from this one run, each PASS or FAIL."""
     t = report["throughput"]
     c1 = report["full_flow"][0]
     soak_result = report["soak"]
+    # The login POST is almost all scrypt, kept at werkzeug's cost on purpose (docs/benchmark.md).
+    without_password = c1["p50_without_login_post_ms"]
     return {
-        "par_vs_trivial": {"ratio": round(t["par"]["rps"] / t["trivial_endpoint"]["rps"], 2), "target": ">= 0.5"},
-        "protected_vs_unprotected": {
-            "ratio": round(t["notes_protected"]["rps"] / t["notes_unprotected"]["rps"], 2), "target": ">= 0.85"},
-        "full_flow_p50_c1_ms": {"value": c1["p50_ms"], "target": "<= 50",
-                                "without_login_post": c1["p50_without_login_post_ms"]},
+        "par_vs_trivial": ratio_target(t["par"]["rps"], t["trivial_endpoint"]["rps"], 0.25),
+        "par_vs_discovery": ratio_target(t["par"]["rps"], t["discovery"]["rps"], 0.5),
+        "notes_token_pool_vs_unprotected": ratio_target(t["notes_protected"]["rps"], t["notes_unprotected"]["rps"], 0.9),
+        "notes_token_pool_vs_healthz": ratio_target(t["notes_protected"]["rps"], t["notes_healthz"]["rps"], 0.6),
+        "token_code_exchange_vs_trivial": ratio_target(
+            t["token_authorization_code"]["rps"], t["trivial_endpoint"]["rps"], 0.12),
+        "full_flow_c1_p50_without_password_check_ms": {
+            "value": without_password, "target": "<= 25", "result": "PASS" if without_password <= 25 else "FAIL",
+            "with_password_check": c1["p50_ms"]},
         "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
                         "target": ">= 1 (stretch)"},
         "soak_bounded": {"rows_max": soak_result["rows_max"], "rss_growth_mb":
@@ -414,7 +436,8 @@ def table(report):
                      f"{row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}  {row['flows_per_s']:>7.1f}"
                      f"  ({row['p50_without_login_post_ms']:.1f} ms; login POST p50 {row['login_post_p50_ms']:.1f} ms)")
     lines += ["", "Throughput (wrk -t2 -c8)                       req/s    p50 ms   p99 ms   non-2xx"]
-    for name in ("trivial_endpoint", "par", "peer_oidc_provider_par", "notes_protected", "notes_unprotected"):
+    for name in ("trivial_endpoint", "par", "discovery", "peer_oidc_provider_par", "notes_protected",
+                 "notes_unprotected", "notes_healthz"):
         row = t[name]
         lines.append(f"  {name:<42} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['non2xx']:>9}")
     for name in ("token_authorization_code", "token_refresh_token"):
@@ -423,9 +446,11 @@ def table(report):
     lines += ["", f"Soak: {s['requests']} pushes from seed-cli at {s['rps']:.0f} req/s, {s['rejected_non2xx']} refused "
               f"(429); pushed_request rows max {s['rows_max']}, last {s['rows_last']}; auth_server RSS "
               f"{s['rss_first_mb']} -> max {s['rss_max_mb']} -> {s['rss_last_mb']} MB; legitimate flows during "
-              f"the flood: {s['legit_flows_completed']}/5", "", "Targets"]
+              f"the flood: {s['legit_flows_completed']}/5", "",
+              f"Targets (the notes API figures over {t['notes_token_pool_size']} distinct tokens)"]
     for name, row in g.items():
-        lines.append(f"  {name:<28} {json.dumps({k: v for k, v in row.items()})}")
+        result = row.get("result", "")
+        lines.append(f"  {result:<5} {name:<44} {json.dumps({k: v for k, v in row.items() if k != 'result'})}")
     return "\n".join(lines)
 
 

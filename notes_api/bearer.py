@@ -22,6 +22,7 @@ dpop.py checks that proof after step 4, and refuses such a token sent as Bearer.
 """
 
 import functools
+import json
 import logging
 import re
 import time
@@ -34,7 +35,6 @@ from flask import request
 from joserfc import jws
 from joserfc import jwt
 from joserfc.errors import ClaimError
-from joserfc.errors import InvalidKeyIdError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -156,9 +156,11 @@ def validate_access_token(token):
     """Steps 2 to 4: check a JWT access token (RFC 9068 §4); return its claims."""
     config = current_app.config
 
-    # Step 2. Read the header without trusting it: nothing is verified yet.
+    # Step 2. Read the header without trusting it: nothing is verified yet. The token
+    # is parsed once, here; step 3 checks the signature of this same parsed token.
     try:
-        header = jws.extract_compact(token.encode()).headers()
+        parsed = jws.extract_compact(token.encode())
+        header = parsed.headers()
     except JoseError:
         header = None
     if not isinstance(header, dict):
@@ -180,9 +182,18 @@ def validate_access_token(token):
     # we never follow a jku or x5u URL from the token (RFC 8725 §3.10).
     key = issuer_keys().key_for(header.get("kid"))
     try:
-        claims = jwt.decode(token, key, algorithms=config["ALLOWED_ALGORITHMS"]).claims
+        verified = jws.validate_compact(parsed, key, algorithms=config["ALLOWED_ALGORITHMS"])
     except JoseError:
-        raise invalid_token("The token's signature does not verify.") from None
+        verified = False
+    if not verified:
+        raise invalid_token("The token's signature does not verify.")
+    # RFC 7519 §7.2 step 10: the payload is the claims, a JSON object.
+    try:
+        claims = json.loads(parsed.payload)
+    except ValueError:
+        claims = None
+    if not isinstance(claims, dict):
+        raise invalid_token("The token's claims are not a JSON object.")
 
     check_claims(claims)
     return claims
@@ -227,22 +238,22 @@ class IssuerKeys:
         self.lifetime = config["JWKS_CACHE_SECONDS"]
         self.min_refetch = config["JWKS_MIN_REFETCH_SECONDS"]
         self.timeout = config["HTTP_TIMEOUT_SECONDS"]
-        self.key_set = None
+        self.keys = None  # {kid: parsed public key}, ready to verify with
         self.fetched_at = 0.0  # time.monotonic() of the last successful fetch
 
     def key_for(self, kid):
         """The issuer's key with this kid, fetching the JWKS again once if it is new to us."""
         if not isinstance(kid, str):
             raise invalid_token("The token's header has no kid.")
-        if self.key_set is None or self.age() > self.lifetime:
+        if self.keys is None or self.age() > self.lifetime:
             self.refresh()
-        key = self.find(kid)
+        key = self.keys.get(kid)
         if key is None and self.age() >= self.min_refetch:
             # The issuer may have rotated its keys since our last fetch. The age check
             # stops a flood of made-up kids from turning into a flood of fetches.
             log.info("[%s] unknown kid %.40r: fetching the JWKS again", g.request_id, kid)
             self.refresh()
-            key = self.find(kid)
+            key = self.keys.get(kid)
         if key is None:
             raise invalid_token("The token's kid names no key the issuer publishes (unknown kid).")
         return key
@@ -251,25 +262,19 @@ class IssuerKeys:
         """Seconds since the last successful fetch."""
         return time.monotonic() - self.fetched_at
 
-    def find(self, kid):
-        """The cached key with this kid, or None."""
-        try:
-            return self.key_set.get_by_kid(kid)
-        except InvalidKeyIdError:
-            return None
-
     def refresh(self):
         """Fetch the JWKS (after discovery, the first time) and replace the cached keys."""
         if self.jwks_url is None:
             self.jwks_url = self.discover("jwks_uri")
         document = self.get_json(self.jwks_url)
         try:
-            self.key_set = KeySet.import_key_set(document)
+            # Parsed once per fetch, not per request: each token only looks its kid up.
+            keys = {key.kid: key for key in KeySet.import_key_set(document)}
         except (JoseError, LookupError, TypeError, ValueError) as error:
             # A malformed key set can fail in many ways; all of them mean "no keys".
             raise AuthServerUnavailable(f"{self.jwks_url} is not a usable JWK set ({error}).") from None
-        self.fetched_at = time.monotonic()
-        log.info("fetched JWKS from %s: kids=%s", self.jwks_url, [key.kid for key in self.key_set])
+        self.keys, self.fetched_at = keys, time.monotonic()
+        log.info("fetched JWKS from %s: kids=%s", self.jwks_url, list(self.keys))
 
     def discover(self, name):
         """Read one URL (jwks_uri, ...) from the issuer's metadata (RFC 8414 §3), for the back channel."""

@@ -309,3 +309,28 @@ def test_a_failing_trace_never_fails_the_flow(flow, monkeypatch):
     monkeypatch.setattr(flow_trace, "_observe_flow_request", broken)
     monkeypatch.setattr(flow_trace, "_observe_token_request", broken)
     assert flow.exchange(flow.code()["code"]).status_code == 200
+
+
+def test_traces_older_than_a_day_are_deleted_as_flows_start(app, flow, trace, monkeypatch):
+    """Every PURGE_EVERY-th flow started deletes the traces past KEEP_SECONDS; newer ones stay."""
+    import time
+    monkeypatch.setattr(flow_trace, "PURGE_EVERY", 2)
+    old = flow.request_uri()  # trace 1
+    later = time.time() + flow_trace.KEEP_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    recent = flow.request_uri()  # trace 2: the second flow purges
+    assert trace(request_uri=old).status_code == 404
+    assert trace(request_uri=recent).status_code == 200
+
+
+def test_a_push_whose_trace_cannot_be_written_is_still_stored(app, flow, trace):
+    """The trace is written in the push's transaction, in a savepoint: its failure loses only the trace."""
+    from sqlalchemy import text
+    from auth_server.models import db
+    with app.app_context():
+        db.session.execute(text("DROP TABLE flow_event"))
+        db.session.commit()
+    request_uri = flow.request_uri()
+    assert flow.authorize(request_uri).status_code == 303
+    # Nothing of the failed trace was kept: the savepoint took its first row back too.
+    assert trace(request_uri=request_uri).status_code == 404

@@ -124,6 +124,57 @@ def test_pushing_too_fast_is_429_with_retry_after(test_config):
     assert other.status_code == 201
 
 
+def test_the_rate_limit_opens_again_when_the_window_ends(test_config, monkeypatch):
+    """§2.3: the limit counts pushes per window; once the window has passed, pushes are stored again."""
+    import time
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 2, "PAR_RATE_WINDOW": 10})
+    flow = Flow(app.test_client())
+    assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
+    later = time.time() + 10
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_a_refused_push_is_not_counted(test_config, monkeypatch):
+    """Only stored pushes count: a client refused with 429 is not kept out longer for asking."""
+    import time
+    from auth_server.models import PushRateWindow, db
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 2})
+    flow = Flow(app.test_client())
+    assert [flow.push().status_code for _ in range(4)] == [201, 201, 429, 429]
+    with app.app_context():
+        assert db.session.get(PushRateWindow, "notes-web").pushes == 2
+
+
+def test_an_invalid_push_is_not_counted(test_config):
+    """Only stored pushes count: requests refused by validation leave the client's window as it was."""
+    app = create_app({**test_config, "PAR_RATE_LIMIT": 2})
+    flow = Flow(app.test_client())
+    assert [flow.push(redirect_uri="https://evil.example/cb").status_code for _ in range(3)] == [400] * 3
+    assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_a_push_is_one_transaction(app, flow):
+    """The rate count, the pushed request and its flow trace are committed together, once."""
+    from sqlalchemy import event
+    from auth_server.models import db
+    flow.push()  # the client's first push also purges; count a later one
+    commits = []
+
+    def count(connection):
+        """One more commit."""
+        commits.append(connection)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", count)
+    try:
+        assert flow.push().status_code == 201
+    finally:
+        event.remove(engine, "commit", count)
+    assert len(commits) == 1
+
+
 def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
     """Expired requests are deleted (after a grace period), so the store stays bounded."""
     import time

@@ -8,6 +8,7 @@ import logging
 import time
 
 import pytest
+from joserfc import jws
 from joserfc.jwk import RSAKey
 
 KID = "test-key-1"
@@ -115,6 +116,15 @@ def test_token_signed_by_another_key_is_invalid(api, make_token, other_key, asse
     response = api.list_notes(make_token(key=other_key, header={"kid": KID}))
     assert_bearer_error(response, 401, "invalid_token")
     assert response.get_json()["error_description"] == "The token's signature does not verify."
+
+
+@pytest.mark.parametrize("payload", [b"[1, 2]", b"not json"], ids=["a JSON array", "not JSON"])
+def test_signed_payload_that_is_not_a_claims_object_is_invalid(api, signing_key, assert_bearer_error, payload):
+    """RFC 7519 §7.2: a good signature over something other than a JSON object is no token."""
+    token = jws.serialize_compact({"alg": "RS256", "typ": "at+jwt", "kid": KID}, payload, signing_key)
+    response = api.list_notes(token)
+    assert_bearer_error(response, 401, "invalid_token")
+    assert response.get_json()["error_description"] == "The token's claims are not a JSON object."
 
 
 def test_expired_token_says_so(api, make_token, assert_bearer_error):
