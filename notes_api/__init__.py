@@ -12,6 +12,7 @@ from . import request_id
 from . import routes
 from .config import Config
 from .config import database_url
+from .config import trusted_hosts
 
 
 def create_app(test_config=None):
@@ -22,6 +23,10 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.from_mapping(test_config)
+
+    # Answer only to our own host names, PUBLIC_URL's and TRUSTED_HOSTS (no DNS rebinding):
+    # Flask refuses any other Host header with a 400 (errors.py words it).
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
 
     # Where the notes live: DATABASE_URL, or a SQLite file in the instance folder.
     if not app.config["DATABASE_URL"]:

@@ -5,6 +5,7 @@ exactly one audience; everything else it learns from the issuer's discovery docu
 """
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name, default):
@@ -25,6 +26,12 @@ def host_names(value):
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
+def trusted_hosts(config):
+    """The host names the API answers to: PUBLIC_URL's, then those in TRUSTED_HOSTS, each once."""
+    names = [urlsplit(config["PUBLIC_URL"]).hostname, *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 class Config:
     """API settings. Every value can be overridden by an environment variable."""
 
@@ -40,9 +47,9 @@ class Config:
 
     # Our own name: a token is for us only if its `aud` contains this (RFC 9068 §4).
     AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
-    # The host names this API answers to (a comma-separated list); any other Host
-    # header gets 400, so a DNS-rebinding page cannot call it. Docker adds the name
-    # the client uses to reach it.
+    # Host names this API answers to besides PUBLIC_URL's (a comma-separated list).
+    # Any other Host header gets 400, so a DNS-rebinding page cannot call it. Docker
+    # adds the name the client uses to reach it (create_app adds PUBLIC_URL's).
     TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.

@@ -12,7 +12,7 @@ from notes_api.config import host_names
 
 
 def test_demo_default_names():
-    """Without TRUSTED_HOSTS the API answers to the demo's localhost and 127.0.0.1."""
+    """Without TRUSTED_HOSTS the demo's loopback names are trusted (PUBLIC_URL's host is added)."""
     assert Config.TRUSTED_HOSTS == ["localhost", "127.0.0.1"]
 
 
@@ -23,10 +23,19 @@ def test_setting_from_the_environment(config_from_env):
     assert host_names("") == []
 
 
+def test_public_url_host_is_trusted_with_the_setting(make_app):
+    """create_app adds PUBLIC_URL's host name to the configured names, once."""
+    app = make_app(PUBLIC_URL="https://api.example.com", TRUSTED_HOSTS=["notes-api", "api.example.com"])
+    assert app.config["TRUSTED_HOSTS"] == ["api.example.com", "notes-api"]
+    client = app.test_client()
+    assert client.get("/healthz", headers={"Host": "api.example.com"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 400
+
+
 @pytest.fixture
 def compose_api(make_app):
-    """The API as compose runs it: the name the client uses, and the published names."""
-    return make_app(TRUSTED_HOSTS=["notes-api", "localhost", "127.0.0.1"])
+    """The API as compose runs it: PUBLIC_URL on localhost, the client's name for it, the healthcheck's."""
+    return make_app(PUBLIC_URL="http://localhost:8000", TRUSTED_HOSTS=["notes-api", "127.0.0.1"])
 
 
 @pytest.mark.parametrize("host", ["notes-api:8000", "localhost:8000", "localhost", "127.0.0.1:8000"])
