@@ -12,6 +12,7 @@ from . import oauth2
 from . import views
 from .clients import load_clients
 from .config import Config
+from .config import trusted_hosts
 
 
 def create_app(test_config=None):
@@ -25,6 +26,10 @@ def create_app(test_config=None):
         if "CLIENTS_FILE" in test_config and "CLIENTS" not in test_config:
             app.config["CLIENTS"] = load_clients(app.config["CLIENTS_FILE"], app.config["CLIENT_AUTH_METHODS"],
                                                  app.config["SIGNING_ALGS"], app.config["CLIENT_SIGNING_ALGS"])
+
+    # Answer only to our own host names, ISSUER's and TRUSTED_HOSTS (no DNS rebinding):
+    # Flask refuses any other Host header with a 400 (views/__init__.py words it).
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
 
     # State lives in a database every worker shares: SQLite in the instance folder by default.
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -61,5 +66,25 @@ def configure_logging(app):
     """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
     # basicConfig sets up the root logger once per process and is a no-op after
     # that (a second app, or pytest's log capture, which already has a handler).
-    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    # Control characters a request put in a message are escaped: one record, one line.
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(app.config["LOG_FORMAT"]))
+    logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def printable(text):
+    """The text with every unprintable character (newline, ESC, ...) written as an escape.
+
+    A value from a request (a decoded path, a parameter) could otherwise end a log line
+    and start a forged one, or hide the rest behind a terminal escape (CWE-117).
+    """
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """LOG_FORMAT, with the message's unprintable characters escaped (a traceback still follows)."""
+
+    def formatMessage(self, record):
+        """The formatted line, escaped."""
+        return printable(super().formatMessage(record))

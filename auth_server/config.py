@@ -5,6 +5,7 @@ learner can see, in one place, exactly what the server knows about each party.
 """
 
 import os
+from urllib.parse import urlsplit
 
 from .clients import load_clients
 
@@ -22,12 +23,27 @@ def database_url(url):
     return url
 
 
+def host_names(value):
+    """Comma-separated host names as a list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def trusted_hosts(config):
+    """The host names the server answers to: ISSUER's, then those in TRUSTED_HOSTS, each once."""
+    names = [urlsplit(config["ISSUER"]).hostname, *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 class Config:
     """Server settings. Every value can be overridden by an environment variable."""
 
     # The one public URL of this server (front channel). It is the `iss` of every
     # token and the `issuer` in discovery, even inside docker (RFC 8414 §3.3).
     ISSUER = _env("ISSUER", "http://localhost:9000").rstrip("/")
+    # Host names this server answers to besides ISSUER's (a comma-separated list).
+    # Any other Host header gets 400: a DNS-rebinding page cannot read or drive us.
+    # Docker adds the name the other services use to reach us (create_app adds ISSUER's).
+    TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Default: a SQLite file in the instance folder, shared by every gunicorn worker.
     # Replicas share one PostgreSQL: DATABASE_URL=postgresql://user:pass@host/db.

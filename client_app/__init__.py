@@ -16,6 +16,7 @@ from . import models
 from . import oauth_client
 from . import routes
 from .config import Config
+from .config import trusted_hosts
 
 csrf = CSRFProtect()
 
@@ -28,6 +29,10 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.from_mapping(test_config)
+
+    # Answer only to our own host names, our URLs' and TRUSTED_HOSTS (no DNS rebinding):
+    # Flask refuses any other Host header with a 400 (errors.py shows the page).
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
 
     # Default database: a SQLite file in the instance folder (created if missing).
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -63,5 +68,25 @@ def configure_logging(app):
     """Log on the app's logger at LOG_LEVEL, every line in LOG_FORMAT, to stderr."""
     # basicConfig sets up the root logger once per process and is a no-op after
     # that (a second app, or pytest's log capture, which already has a handler).
-    logging.basicConfig(format=app.config["LOG_FORMAT"])
+    # Control characters a request put in a message are escaped: one record, one line.
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(app.config["LOG_FORMAT"]))
+    logging.basicConfig(handlers=[handler])
     app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def printable(text):
+    """The text with every unprintable character (newline, ESC, ...) written as an escape.
+
+    A value from a request (a decoded path, a parameter) could otherwise end a log line
+    and start a forged one, or hide the rest behind a terminal escape (CWE-117).
+    """
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """LOG_FORMAT, with the message's unprintable characters escaped (a traceback still follows)."""
+
+    def formatMessage(self, record):
+        """The formatted line, escaped."""
+        return printable(super().formatMessage(record))

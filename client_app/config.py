@@ -6,6 +6,7 @@ this client is registered there, and where the Notes API lives.
 """
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name, default):
@@ -21,6 +22,18 @@ def database_url(url):
     return url
 
 
+def host_names(value):
+    """Comma-separated host names as a list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def trusted_hosts(config):
+    """The host names the client answers to: REDIRECT_URI's and CLIENT_BASE_URL's, then TRUSTED_HOSTS'."""
+    urls = (config["REDIRECT_URI"], config["CLIENT_BASE_URL"])
+    names = [*(urlsplit(url).hostname for url in urls), *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 class Config:
     """Client settings. Every value can be overridden by an environment variable."""
 
@@ -29,7 +42,7 @@ class Config:
     # is kept exactly as written: ours has no trailing slash, Auth0's has one.
     ISSUER = _env("ISSUER", "http://localhost:9000")
     # Where this process reaches the same server over the back channel (inside
-    # docker: http://auth_server:9000). Empty means "the same as ISSUER".
+    # docker: http://auth-server:9000). Empty means "the same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
     # How this client is registered at the authorization server.
@@ -57,6 +70,10 @@ class Config:
     NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")
     # This client's own base URL, where the attack lab sends its forged callbacks.
     CLIENT_BASE_URL = _env("CLIENT_BASE_URL", "http://localhost:3000").rstrip("/")
+    # Host names this client answers to besides those of REDIRECT_URI and CLIENT_BASE_URL
+    # (a comma-separated list). Any other Host header gets 400, so a DNS-rebinding page
+    # cannot read the inspector or drive the flow (create_app adds the URLs' hosts).
+    TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Every outbound HTTP call gives up after this many seconds.
     HTTP_TIMEOUT_SECONDS = float(_env("HTTP_TIMEOUT_SECONDS", "5"))

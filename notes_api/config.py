@@ -5,6 +5,7 @@ exactly one audience; everything else it learns from the issuer's discovery docu
 """
 
 import os
+from urllib.parse import urlsplit
 
 
 def _env(name, default):
@@ -20,6 +21,17 @@ def database_url(url):
     return url
 
 
+def host_names(value):
+    """Comma-separated host names as a list, blanks dropped."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def trusted_hosts(config):
+    """The host names the API answers to: PUBLIC_URL's, then those in TRUSTED_HOSTS, each once."""
+    names = [urlsplit(config["PUBLIC_URL"]).hostname, *config["TRUSTED_HOSTS"]]
+    return list(dict.fromkeys(name for name in names if name))
+
+
 class Config:
     """API settings. Every value can be overridden by an environment variable."""
 
@@ -30,11 +42,15 @@ class Config:
     ISSUER = _env("ISSUER", "http://localhost:9000")
 
     # Where this process reaches the authorization server (the back channel), e.g.
-    # http://auth_server:9000 in docker. Empty (the default) means "same as ISSUER".
+    # http://auth-server:9000 in docker. Empty (the default) means "same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
     # Our own name: a token is for us only if its `aud` contains this (RFC 9068 §4).
     AUDIENCE = _env("AUDIENCE", "urn:my-notes-api")
+    # Host names this API answers to besides PUBLIC_URL's (a comma-separated list).
+    # Any other Host header gets 400, so a DNS-rebinding page cannot call it. Docker
+    # adds the name the client uses to reach it (create_app adds PUBLIC_URL's).
+    TRUSTED_HOSTS = host_names(_env("TRUSTED_HOSTS", "localhost,127.0.0.1"))
 
     # Empty (the default): learn the JWKS address from discovery. Set it to skip discovery.
     JWKS_URL = _env("JWKS_URL", "")

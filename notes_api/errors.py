@@ -11,6 +11,7 @@ from flask import make_response
 from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 
 
 def is_api(path):
@@ -36,6 +37,18 @@ def http_error(exc):
     return response
 
 
+def untrusted_host(exc):
+    """A Host not in TRUSTED_HOSTS (DNS rebinding): 400 invalid_request, JSON under /api, a page elsewhere.
+
+    RFC 9110 §7.4 lets a server refuse a request for a host it does not serve. Flask
+    refused it before building any URL for it, so the page is one without url_for.
+    """
+    description = "The Host header names a host this API does not answer to."
+    if is_api(request.path):
+        return make_response(jsonify(error="invalid_request", error_description=description), 400)
+    return make_response(render_template("untrusted_host.html", description=description), 400)
+
+
 def security_headers(response):
     """Every response: no framing, no MIME sniffing, no Referer, nothing loaded from elsewhere."""
     # CSP: this service's own stylesheet (static/), no script, never in a frame
@@ -55,4 +68,5 @@ def init_app(app):
     # Flask turns an unhandled exception into a 500 HTTPException, after logging its
     # traceback; the traceback never reaches the response.
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(SecurityError, untrusted_host)
     app.after_request(security_headers)

@@ -1,6 +1,9 @@
 """Gunicorn settings for the notes API (`gunicorn -c notes_api/gunicorn.conf.py`, from the repo root)."""
 
+from gunicorn.glogging import Logger
+
 from notes_api.config import Config
+from notes_api import printable
 
 wsgi_app = "notes_api:create_app()"
 # HOST, PORT and WEB_CONCURRENCY live in config.py with every other setting
@@ -13,8 +16,25 @@ preload_app = True
 # No control socket: its default path is shared, and all three services may run
 # side by side as the same user.
 control_socket_disable = True
-# Logs to stdout/stderr. %(U)s is the path without the query string, so a token
-# someone wrongly put in the URL never reaches the access log (RFC 9700 §4.3.2).
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with one more access-log atom: %(path)s."""
+
+    def atoms(self, resp, req, environ, request_time):
+        """gunicorn's atoms, plus `path`: the path as sent, without its query, escaped.
+
+        RAW_URI is never percent-decoded, so "%0a" stays three characters and cannot
+        end the line (gunicorn's %(U)s is decoded); the query, which may carry a token
+        someone wrongly put in the URL (RFC 9700 §4.3.2), is left out.
+        """
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["path"] = printable(environ["RAW_URI"].partition("?")[0])
+        return atoms
+
+
+# Logs to stdout/stderr, the access log with the AccessLogger's %(path)s (CWE-117).
+logger_class = AccessLogger
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(m)s %(path)s %(H)s" %(s)s %(b)s %(M)sms'

@@ -51,6 +51,9 @@ def create_note():
         error = 'Send JSON {"text": "..."} or a form field named text.'
     elif not isinstance(text, str):
         error = "The text must be a string."
+    elif has_lone_surrogate(text):
+        error = ("The text holds a lone surrogate (an escape from \\ud800 to \\udfff without its pair), "
+                 "which is not a character.")
     elif not 1 <= len(text.strip()) <= limit:
         error = f"The text must be 1 to {limit} characters long."
 
@@ -68,6 +71,21 @@ def create_note():
 def submitted_text():
     """The `text` the caller sent, from a JSON object or a form; None if there is none."""
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            # RFC 8259 §9 lets a parser limit nesting: ours stops at Python's recursion limit.
+            body = None
         return body.get("text") if isinstance(body, dict) else None
     return request.form.get("text")
+
+
+def has_lone_surrogate(text):
+    """True if the text holds half a UTF-16 pair, which JSON can escape but UTF-8 cannot store."""
+    # RFC 8259 §8.2: "\ud800" alone is valid JSON but no character. The json module
+    # joins real pairs into one character, so any surrogate left over is alone.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -8,6 +8,7 @@ from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 
 from . import authorize
 from . import discovery
@@ -29,6 +30,7 @@ def init_app(app, csrf):
     csrf.exempt(flows.bp)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(SecurityError, untrusted_host)
     app.register_error_handler(Exception, unexpected_error)
     app.after_request(security_headers)
 
@@ -54,6 +56,18 @@ def http_error(exc):
     if exc.code == 405:
         response.headers["Allow"] = ", ".join(exc.valid_methods or [])
     return response
+
+
+def untrusted_host(exc):
+    """A Host we do not answer to (TRUSTED_HOSTS; DNS rebinding): 400 invalid_request.
+
+    RFC 9110 §7.4 lets a server refuse a request for a host it does not serve. Flask
+    refused it before building any URL for it, so the page is one without url_for.
+    """
+    description = "The Host header names a host this server does not answer to."
+    if request.path.startswith(BACK_CHANNEL_PREFIXES):
+        return make_response(jsonify(error="invalid_request", error_description=description), 400)
+    return make_response(render_template("untrusted_host.html", description=description), 400)
 
 
 def unexpected_error(exc):

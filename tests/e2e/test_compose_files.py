@@ -29,8 +29,8 @@ def test_scale_file_is_the_default_stack_but_for_the_auth_server(compose):
 
     assert "auth_server" not in scaled
     for name in ("client_app", "notes_api"):
-        assert scaled[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth_proxy:9000"
-        assert default[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth_server:9000"
+        assert scaled[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth-proxy:9000"
+        assert default[name]["environment"].pop("AUTH_SERVER_INTERNAL_URL") == "http://auth-server:9000"
         # They wait for the proxy where docker-compose.yml's wait for the server.
         waits_for = set(default[name].pop("depends_on")) - {"auth_server"}
         assert set(scaled[name].pop("depends_on")) == waits_for | {"auth_proxy"}

@@ -55,5 +55,5 @@ def test_back_channel_between_containers_front_channel_through_the_host(browser,
         assert browser_side
         assert not browser_side & containers
     # The services used the internal name, not the issuer's localhost.
-    assert "endpoint=http://auth_server:9000/oauth/par" in stack.logs("client_app")
-    assert "fetching http://auth_server:9000/.well-known/jwks.json" in stack.logs("notes_api")
+    assert "endpoint=http://auth-server:9000/oauth/par" in stack.logs("client_app")
+    assert "fetching http://auth-server:9000/.well-known/jwks.json" in stack.logs("notes_api")

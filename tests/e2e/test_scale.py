@@ -99,12 +99,12 @@ def test_flows_through_the_proxy_are_spread_over_the_three_replicas(stack):
 
 
 def test_back_channel_goes_through_the_proxy(stack):
-    """client_app and notes_api reach the replicas through http://auth_proxy:9000 only."""
+    """client_app and notes_api reach the replicas through http://auth-proxy:9000 only."""
     with requests.Session() as browser:
         assert finish(browser, stack, authorize(browser, push(browser, stack))).status_code == 200
 
-    assert "endpoint=http://auth_proxy:9000/oauth/par" in stack.logs("client_app")
-    assert "fetching http://auth_proxy:9000/.well-known/jwks.json" in stack.logs("notes_api")
+    assert "endpoint=http://auth-proxy:9000/oauth/par" in stack.logs("client_app")
+    assert "fetching http://auth-proxy:9000/.well-known/jwks.json" in stack.logs("notes_api")
     # Every protocol request a replica saw came from the proxy's address: the browser's
     # steps and the client's back-channel calls alike.
     proxy = stack.address("auth_proxy")

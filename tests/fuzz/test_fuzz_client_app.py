@@ -25,7 +25,7 @@ ENDPOINTS = [
     ("/login", "POST", ["csrf_token"]),
     ("/callback", "GET", ["code", "state", "iss", "error", "error_description"]),
     ("/notes", "GET", []),
-    ("/notes", "POST", ["text", "csrf_token"]),
+    ("/notes", "POST", ["text", "csrf_token"], {"text": "Buy oat milk"}),
     ("/logout", "POST", ["csrf_token"]),
     ("/healthz", "GET", []),
     ("/inspector", "GET", ["step"]),

@@ -80,6 +80,13 @@ def test_longest_note_is_accepted(api, make_token):
     ({"json": {"text": "   "}}, "1 to 500 characters"),
     ({"json": {"text": "x" * 501}}, "1 to 500 characters"),
     ({"data": {"text": ""}}, "1 to 500 characters"),
+    # RFC 8259 §8.2: JSON can escape half a UTF-16 pair; alone it is no character.
+    ({"data": '{"text": "\\ud800"}', "content_type": "application/json"}, "lone surrogate"),
+    ({"data": '{"text": "Fix the bike \\udfff"}', "content_type": "application/json"}, "lone surrogate"),
+    ({"data": '{"text": "\\ude00\\ud83d"}', "content_type": "application/json"}, "lone surrogate"),
+    # RFC 8259 §9: a parser may limit nesting; deeper than Python's recursion limit is refused.
+    ({"data": '{"text": ' + "[" * 5000 + "]" * 5000 + "}", "content_type": "application/json"}, "Send JSON"),
+    ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, "Send JSON"),
 ])
 def test_add_note_validation(api, make_token, kwargs, message):
     """A bad body -> 400 {"error": "invalid_request", "error_description": ...}, nothing stored."""
@@ -90,6 +97,13 @@ def test_add_note_validation(api, make_token, kwargs, message):
     assert body["error"] == "invalid_request"
     assert message in body["error_description"]
     assert len(api.list_notes(token).get_json()["notes"]) == len(Config.SEED_NOTES["bob"])
+
+
+def test_escaped_surrogate_pair_is_one_character(api, make_token):
+    """A high and a low surrogate escape together are one character (RFC 8259 §7): accepted."""
+    response = api.add_note(make_token(), data='{"text": "Smile \\ud83d\\ude00"}', content_type="application/json")
+    assert response.status_code == 201
+    assert response.get_json()["text"] == "Smile \N{GRINNING FACE}"
 
 
 def test_token_is_checked_before_the_body(api, assert_bearer_error):

@@ -451,8 +451,9 @@ class TestRefreshTokenBurn:
 class TestAttacksOnTheClient:
     """(c) and (d): the client app itself, in this process, answering the lab over HTTP."""
 
-    def test_a_foreign_host_is_served_without_trusted_hosts(self, target, client_peer):
-        """No TRUSTED_HOSTS: the inspector answers a rebound name: NOT BLOCKED."""
+    def test_a_foreign_host_is_served_without_trusted_hosts(self, app, target, client_peer):
+        """TRUSTED_HOSTS switched off (Flask's default, None): the inspector answers a rebound name: NOT BLOCKED."""
+        app.config["TRUSTED_HOSTS"] = None
         result = run("foreign-host", target)
         assert result.verdict == NOT_BLOCKED
         assert client_peer.hosts == [attacks.ATTACKER_HOST]
