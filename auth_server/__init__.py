@@ -10,6 +10,7 @@ from . import keys
 from . import models
 from . import oauth2
 from . import views
+from .clients import load_clients
 from .config import Config
 
 
@@ -20,6 +21,10 @@ def create_app(test_config=None):
     app.config.from_object(Config)
     if test_config is not None:
         app.config.update(test_config)
+        # A clients file handed in (a test's own relying party) is read as at start.
+        if "CLIENTS_FILE" in test_config and "CLIENTS" not in test_config:
+            app.config["CLIENTS"] = load_clients(app.config["CLIENTS_FILE"], app.config["CLIENT_AUTH_METHODS"],
+                                                 app.config["SIGNING_ALGS"], app.config["CLIENT_SIGNING_ALGS"])
 
     # State lives in a database every worker shares: SQLite in the instance folder by default.
     if not app.config["SQLALCHEMY_DATABASE_URI"]:

@@ -6,6 +6,8 @@ learner can see, in one place, exactly what the server knows about each party.
 
 import os
 
+from .clients import load_clients
+
 
 def _env(name, default):
     """Read a setting from the environment, falling back to its documented default."""
@@ -97,12 +99,23 @@ class Config:
     # cannot disagree; tests/auth_server/test_capabilities.py checks each against the other.
     # RFC 6749 §2.3.1: how clients authenticate, at the token, PAR (RFC 9126 §2) and
     # flow-trace endpoints alike. No "none": every client here is confidential.
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    # private_key_jwt (RFC 7523 §2.2, OIDC Core §9): a JWT signed with the client's key.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    # RFC 7518 §3.1: the algs a client may sign its assertions (private_key_jwt) and
+    # request objects with; FAPI 2.0 §5.4.1 allows PS256 and ES256 (and EdDSA) only.
+    CLIENT_SIGNING_ALGS = ["PS256", "ES256"]
     # RFC 7636 §4.2: PKCE methods. RFC 9700 §2.1.1: S256 only; "plain" is refused.
     CODE_CHALLENGE_METHODS = ["S256"]
     # RFC 7518 §3.1: the alg that signs ID tokens and access tokens (OIDC Core §15.1:
     # RS256 is the one every OpenID provider supports); keys.py makes RSA keys for it.
     SIGNING_ALG = "RS256"
+    # Every alg this server signs with; keys.py keeps one key for each (RSA for RS256
+    # and PS256, EC P-256 for ES256), and the JWKS publishes them all. A client picks
+    # its ID tokens' alg by registering id_token_signed_response_alg (OIDC Registration
+    # §2), else SIGNING_ALG.
+    SIGNING_ALGS = ["RS256", "PS256", "ES256"]
+    # FAPI 2.0 §5.4.1: tokens for a FAPI client are signed with PS256 (or ES256), not RS256.
+    FAPI_ACCESS_TOKEN_ALG = "PS256"
     # RFC 6749 §4.1 and §6: the authorization code grant, and refresh tokens.
     GRANT_TYPES = ["authorization_code", "refresh_token"]
     # RFC 6749 §3.1.1: response_type=code only (RFC 9700 §2.1.2: no implicit grant).
@@ -134,73 +147,22 @@ class Config:
     # Audiences (RFC 8707 resource indicators, or Auth0's `audience`) tokens may name.
     AUDIENCES = [_env("NOTES_API_AUDIENCE", "urn:my-notes-api")]
 
-    # The demo clients, as registered data.
-    CLIENTS = [
-        {
-            "client_id": "notes-web",
-            # DEMO ONLY: a well-known secret; real secrets come from a vault.
-            "client_secret": _env("NOTES_WEB_SECRET", "notes-web-secret"),
-            "client_name": "Notes app",
-            "redirect_uris": [_env("NOTES_WEB_REDIRECT_URI", "http://localhost:3000/callback")],
-            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "scope": "openid profile email read:notes write:notes offline_access",
-            "require_pushed_authorization_requests": True,  # RFC 9126 §6
-            "require_pkce": True,  # RFC 9700 §2.1.1: PKCE S256
-        },
-        {
-            # The seed's curl commands, verbatim but for the host.
-            "client_id": "seed-cli",
-            "client_secret": _env("SEED_CLI_SECRET", "seed-cli-secret"),  # DEMO ONLY
-            "client_name": "Seed walkthrough (curl)",
-            "redirect_uris": ["https://jwt.io"],
-            "token_endpoint_auth_methods": ["client_secret_post"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "scope": "openid profile email read:notes write:notes offline_access",
-            "require_pushed_authorization_requests": True,
-            # The seed sends no code_challenge, so PKCE stays optional for this client.
-            "require_pkce": False,
-            # The seed's token response (step 10) has a refresh_token for the scope
-            # "openid profile read:notes", without offline_access (OIDC Core §11 asks
-            # for it); this client keeps the seed's shape. Default false: notes-web gets
-            # a refresh token only with offline_access. The consent page says so either way.
-            "refresh_token_without_offline_access": True,
-        },
-        {
-            # The notes API as a resource server: it may only ask whether an access
-            # token is active (RFC 7662 §2.1), when it runs with TOKEN_CHECK=introspection.
-            # No grant types and no redirect URIs: it can neither push nor get tokens.
-            "client_id": "notes-api",
-            "client_secret": _env("NOTES_API_SECRET", "notes-api-secret"),  # DEMO ONLY
-            "client_name": "Notes API (resource server)",
-            "redirect_uris": [],
-            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
-            "grant_types": [],
-            "response_types": [],
-            "scope": "",
-            "may_introspect_access_tokens": True,
-        },
-        {
-            # DEMO ONLY: the attack lab's own client (client_app/lab/), so that its attacks
-            # spend neither notes-web's PAR budget nor a client worker's time. Its
-            # callback is the client app's, though the lab never lets a browser follow it.
-            "client_id": "notes-lab",
-            "client_secret": _env("NOTES_LAB_SECRET", "notes-lab-secret"),
-            "client_name": "Attack lab",
-            "redirect_uris": [_env("NOTES_WEB_REDIRECT_URI", "http://localhost:3000/callback")],
-            "token_endpoint_auth_methods": ["client_secret_basic", "client_secret_post"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "scope": "openid profile email read:notes write:notes offline_access",
-            "require_pushed_authorization_requests": True,
-            "require_pkce": True,
-            # Ours, not an RFC 7591 name: its request_uri lives 2 s, not PAR_EXPIRES_IN
-            # (par.py), so the lab's expiry attack waits 3 s, and its pushes are purged soon.
-            "request_uri_lifetime": 2,
-        },
-    ]
+    # The registered clients: a JSON array of RFC 7591 client metadata (clients.py lists
+    # every field, and which are ours), read and validated when the server starts. The
+    # default file holds the demo clients; point this at your own to register your own
+    # relying party. "${NAME:-default}" in a value reads the environment variable NAME
+    # (the DEMO ONLY secrets, and redirect URIs: NOTES_WEB_SECRET, NOTES_WEB_REDIRECT_URI...).
+    CLIENTS_FILE = _env("CLIENTS_FILE", os.path.join(os.path.dirname(__file__), "clients.json"))
+    CLIENTS = load_clients(CLIENTS_FILE, CLIENT_AUTH_METHODS, SIGNING_ALGS, CLIENT_SIGNING_ALGS)
+    # A client's jwks_uri on the client app's public URL is fetched from its internal URL
+    # (the back channel: inside docker, http://client_app:3000), as client_app's
+    # AUTH_SERVER_INTERNAL_URL does the other way. Default: the public URL itself.
+    CLIENT_APP_URL = _env("CLIENT_APP_URL", "http://localhost:3000").rstrip("/")
+    CLIENT_APP_INTERNAL_URL = _env("CLIENT_APP_INTERNAL_URL", CLIENT_APP_URL).rstrip("/")
+    # How long a client's keys fetched from its jwks_uri are reused before fetching
+    # again, and how long one fetch may take.
+    CLIENT_JWKS_CACHE_SECONDS = int(_env("CLIENT_JWKS_CACHE_SECONDS", "300"))
+    CLIENT_JWKS_TIMEOUT = float(_env("CLIENT_JWKS_TIMEOUT", "5"))
 
     # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
     # werkzeug's own default. A stored hash names its method, so changing this never
@@ -209,11 +171,11 @@ class Config:
     # running service (it is not read from the environment for that reason).
     PASSWORD_HASH_METHOD = "scrypt"
 
-    # TESTS ONLY: a ready-made key pair (a joserfc RSAKey) stored as the first signing
-    # key instead of making one, because making a 2048-bit RSA key per test app is
-    # slow. Default None: a running service makes its own key on first start (keys.py);
-    # not read from the environment.
-    TEST_SIGNING_KEY = None
+    # TESTS ONLY: ready-made key pairs (joserfc keys, one per alg of SIGNING_ALGS) stored
+    # as the first signing keys instead of making them, because making 2048-bit RSA
+    # keys per test app is slow. Default None: a running service makes its own keys on
+    # first start (keys.py); not read from the environment.
+    TEST_SIGNING_KEYS = None
 
     # DEMO ONLY: users and their passwords are shown on the login page.
     USERS = [

@@ -4,14 +4,19 @@ Rotate with `flask --app auth_server rotate-keys` (any one replica; they share t
 
 Keys live in the database (not a file in one container, not one process's memory) so
 every gunicorn worker and every replica signs with the same key, and a restart keeps
-old tokens verifiable. The newest key signs; every stored key stays in the JWKS so
-tokens signed before a rotation still verify until they expire.
+old tokens verifiable. There is one key per alg this server signs with (config
+SIGNING_ALGS: RSA for RS256 and PS256, EC P-256 for ES256), rotated together. The
+newest key of an alg signs; every stored key stays in the JWKS so tokens signed before
+a rotation still verify until they expire.
 """
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from joserfc.jwk import ECKey
+from joserfc.jwk import JWKRegistry
 from joserfc.jwk import RSAKey
+
 from .models import SigningKey
 from .models import db
 from .models import hold_startup_lock
@@ -24,40 +29,52 @@ _parsed = {}
 def _load(row):
     """Parse a stored key once per process (parsing RSA keys is not free)."""
     if row.kid not in _parsed:
-        _parsed[row.kid] = RSAKey.import_key(row.private_jwk)
+        _parsed[row.kid] = JWKRegistry.import_key(row.private_jwk)
     return _parsed[row.kid]
 
 
-def generate_signing_key():
-    """Make a new RSA key pair for the signing alg and store it; it becomes the signing key."""
-    parameters = {"use": "sig", "alg": current_app.config["SIGNING_ALG"]}
-    key = RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
+def generate_signing_key(alg):
+    """Make a new key pair for one alg and store it; it becomes that alg's signing key."""
+    parameters = {"use": "sig", "alg": alg}
+    if alg == "ES256":  # RFC 7518 §3.4: ECDSA with P-256
+        key = ECKey.generate_key("P-256", parameters=parameters, auto_kid=True)
+    else:  # RS256 and PS256 (RFC 7518 §3.3, §3.5): a 2048-bit RSA key
+        key = RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
     return store_signing_key(key)
 
 
 def store_signing_key(key):
-    """Store a key pair; being the newest, it signs from now on."""
+    """Store a key pair; being the newest of its alg, it signs from now on."""
     db.session.add(SigningKey(kid=key.kid, private_jwk=key.as_dict(private=True), created_at=now()))
     db.session.commit()
     return key
 
 
+def stored_algs():
+    """The algs that have a stored key."""
+    rows = db.session.scalars(db.select(SigningKey))
+    return {row.private_jwk.get("alg") for row in rows}
+
+
 def ensure_signing_key():
-    """Generate the first key pair on first start; replicas starting together agree on one."""
+    """Generate a key for each alg that has none; replicas starting together agree on one."""
     hold_startup_lock()
-    if db.session.scalar(db.select(SigningKey.kid).limit(1)) is None:
-        test_key = current_app.config["TEST_SIGNING_KEY"]
-        if test_key:
-            store_signing_key(test_key)  # tests only (config.py)
-        else:
-            generate_signing_key()
+    have = stored_algs()
+    test_keys = {key.alg: key for key in current_app.config["TEST_SIGNING_KEYS"] or []}
+    for alg in current_app.config["SIGNING_ALGS"]:
+        if alg not in have:
+            if alg in test_keys:
+                store_signing_key(test_keys[alg])  # tests only (config.py)
+            else:
+                generate_signing_key(alg)
     db.session.commit()
 
 
-def current_signing_key():
-    """The newest key: the one that signs new tokens."""
-    row = db.session.scalar(db.select(SigningKey).order_by(SigningKey.id.desc()).limit(1))
-    return _load(row)
+def current_signing_key(alg=None):
+    """The newest key for an alg (default config SIGNING_ALG): the one that signs new tokens."""
+    alg = alg or current_app.config["SIGNING_ALG"]
+    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id.desc()))
+    return next(_load(row) for row in rows if row.private_jwk.get("alg") == alg)
 
 
 def public_jwks():
@@ -67,28 +84,32 @@ def public_jwks():
 
 
 def rotate_signing_keys():
-    """A new key signs from now on; keys retired longer ago than any token lives are dropped.
+    """New keys sign from now on, one per alg; keys retired longer ago than any token lives are dropped.
 
-    Returns (the new key, the kids removed).
+    Returns (the new keys, the kids removed).
     """
-    new_key = generate_signing_key()
+    new_keys = [generate_signing_key(alg) for alg in current_app.config["SIGNING_ALGS"]]
     config = current_app.config
     longest_life = max(config["ACCESS_TOKEN_EXPIRES_IN"], config["ID_TOKEN_EXPIRES_IN"])
     rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id)).all()
-    # A key retires when its successor is made; its tokens live at most longest_life more.
-    removable = [old.kid for old, successor in zip(rows, rows[1:])
-                 if successor.created_at < now() - longest_life]
+    removable = []
+    for alg in config["SIGNING_ALGS"]:
+        same_alg = [row for row in rows if row.private_jwk.get("alg") == alg]
+        # A key retires when its successor is made; its tokens live at most longest_life more.
+        removable += [old.kid for old, successor in zip(same_alg, same_alg[1:])
+                      if successor.created_at < now() - longest_life]
     db.session.execute(db.delete(SigningKey).where(SigningKey.kid.in_(removable)))
     db.session.commit()
-    return new_key, removable
+    return new_keys, removable
 
 
 @click.command("rotate-keys")
 @with_appcontext
 def rotate_keys_command():
-    """Make a new signing key; old tokens stay valid until they expire."""
-    new_key, removed = rotate_signing_keys()
-    click.echo(f"New signing key {new_key.kid}; removed {len(removed)} retired key(s).")
+    """Make new signing keys; old tokens stay valid until they expire."""
+    new_keys, removed = rotate_signing_keys()
+    kids = ", ".join(f"{key.alg} {key.kid}" for key in new_keys)
+    click.echo(f"New signing keys {kids}; removed {len(removed)} retired key(s).")
 
 
 def init_app(app):

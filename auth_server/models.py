@@ -26,6 +26,8 @@ from sqlalchemy.orm import mapped_column
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from .clients import client_auth_methods
+
 db = SQLAlchemy()
 
 
@@ -79,18 +81,43 @@ class Client(db.Model, OAuth2ClientMixin):
 
     @property
     def token_endpoint_auth_methods(self):
-        """The ways this client may authenticate (one client may allow several)."""
-        return self.client_metadata.get("token_endpoint_auth_methods", [])
+        """The ways this client may authenticate: RFC 7591's one, or our list (clients.py)."""
+        return client_auth_methods(self.client_metadata)
+
+    @property
+    def is_fapi(self):
+        """True if the client is held to the FAPI 2.0 Security Profile (our `security_profile`)."""
+        return self.client_metadata.get("security_profile") == "fapi2"
+
+    @property
+    def dpop_bound_access_tokens(self):
+        """RFC 9449 §5.2: this client's access tokens must be DPoP-bound."""
+        return self.client_metadata.get("dpop_bound_access_tokens", False)
+
+    @property
+    def require_signed_request_object(self):
+        """RFC 9101 §10.5: this client's authorization requests must be signed request objects."""
+        return self.client_metadata.get("require_signed_request_object", False)
+
+    @property
+    def jwks(self):
+        """RFC 7591 §2: the client's public keys, given by value (else see jwks_uri)."""
+        return self.client_metadata.get("jwks")
+
+    @property
+    def jwks_uri(self):
+        """RFC 7591 §2: where the client publishes its public keys."""
+        return self.client_metadata.get("jwks_uri")
 
     @property
     def require_pushed_authorization_requests(self):
-        """RFC 9126 §6: this client's authorization requests must come through PAR."""
-        return self.client_metadata.get("require_pushed_authorization_requests", False)
+        """RFC 9126 §6: this client's authorization requests must come through PAR (FAPI 2.0 §5.3.2.2: always)."""
+        return self.is_fapi or self.client_metadata.get("require_pushed_authorization_requests", False)
 
     @property
     def require_pkce(self):
-        """RFC 9700 §2.1.1: this client must send a PKCE code_challenge."""
-        return self.client_metadata.get("require_pkce", True)
+        """RFC 9700 §2.1.1: this client must send a PKCE code_challenge (FAPI 2.0 §5.3.2.2: always)."""
+        return self.is_fapi or self.client_metadata.get("require_pkce", True)
 
     @property
     def refresh_token_without_offline_access(self):
@@ -109,6 +136,8 @@ class Client(db.Model, OAuth2ClientMixin):
 
     def check_client_secret(self, client_secret):
         """Constant-time comparison, as bytes (secrets.compare_digest refuses non-ASCII str)."""
+        if not self.client_secret:
+            return False  # a private_key_jwt client has no secret to guess
         return secrets.compare_digest(self.client_secret.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method, endpoint):
@@ -221,6 +250,25 @@ class DPoPProof(db.Model):
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
+class UsedClientAssertion(db.Model):
+    """RFC 7523 §3: a client assertion's jti, kept until its exp so it is used only once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    jti: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+
+    # One row per (client, jti): a second insert fails, so a replay loses even in a race.
+    __table_args__ = (Index("ix_used_client_assertion_jti", "client_id", "jti", unique=True),)
+
+
+class ClientKeySet(db.Model):
+    """A client's public keys fetched from its jwks_uri, reused for a short while (config)."""
+
+    client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    jwks: Mapped[dict] = mapped_column(JSON)
+    fetched_at: Mapped[int] = mapped_column(Integer)
+
 
 class SigningKey(db.Model):
     """An RS256 key pair, stored so every worker and replica signs with the same key."""
@@ -250,7 +298,7 @@ def seed_demo_data(config):
         if client is None:
             client = Client(client_id=data["client_id"], client_id_issued_at=now())
             db.session.add(client)
-        client.client_secret = data["client_secret"]
+        client.client_secret = data.get("client_secret")
         client.set_client_metadata({k: v for k, v in data.items() if k not in ("client_id", "client_secret")})
     for data in config["USERS"]:
         user = db.session.scalar(db.select(User).filter_by(username=data["username"]))

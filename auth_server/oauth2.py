@@ -23,14 +23,19 @@ from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from . import dpop
+from . import fapi
 from . import flow_trace
+from .client_assertion import PrivateKeyJWT
 from . import keys
 from . import tokens
 from .error_text import quoted
@@ -99,6 +104,9 @@ class PKCE(CodeChallenge):
             raise InvalidRequestError("PKCE is required: send a code_challenge.")
         # RFC 7636 §4.3: a missing method means "plain".
         method = params.get("code_challenge_method", self.DEFAULT_CODE_CHALLENGE_METHOD)
+        # FAPI 2.0 §5.3.2.2: S256, whatever else the server may accept.
+        if grant.request.client.is_fapi and method != "S256":
+            raise InvalidRequestError("A FAPI 2.0 client must use code_challenge_method=S256.")
         if params.get("code_challenge") and method not in self.SUPPORTED_CODE_CHALLENGE_METHOD:
             accepted = ", ".join(self.SUPPORTED_CODE_CHALLENGE_METHOD)
             raise InvalidRequestError(f"Only code_challenge_method={accepted} is accepted.")
@@ -114,16 +122,16 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     """OpenID Connect on the code grant: an ID token signed with our current key."""
 
     def resolve_client_private_key(self, client):
-        """The key that signs ID tokens: the newest one, as for access tokens."""
-        return keys.current_signing_key()
+        """The key that signs the client's ID tokens: the newest one of its alg."""
+        return keys.current_signing_key(self.get_client_algorithm(client))
 
     def get_client_algorithm(self, client):
-        """The alg that signs every ID token (config SIGNING_ALG)."""
-        return current_app.config["SIGNING_ALG"]
+        """OIDC Registration §2: the client's id_token_signed_response_alg, else config SIGNING_ALG."""
+        return client.client_metadata.get("id_token_signed_response_alg") or current_app.config["SIGNING_ALG"]
 
     def get_encode_header(self, client):
         """The alg with the kid, so clients can pick the key from the JWKS."""
-        return {"alg": self.get_client_algorithm(client), "typ": "JWT", "kid": keys.current_signing_key().kid}
+        return {"alg": self.get_client_algorithm(client), "typ": "JWT", "kid": self.resolve_client_private_key(client).kid}
 
     def get_client_claims(self, client):
         """OIDC Core §2: iss, aud and exp; azp names the client that asked."""
@@ -216,7 +224,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=params.get("code_challenge_method"),
             audience=request.audience,
             dpop_jkt=params.get("dpop_jkt"),  # RFC 9449 §10
-            expires_at=now() + current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"],
+            expires_at=now() + fapi.code_lifetime(request.client, current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"]),
         ))
         db.session.commit()
 
@@ -260,7 +268,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2)."""
+    """Refresh tokens, rotated on every use, with reuse detection (RFC 9700 §4.14.2).
+
+    FAPI 2.0 §5.3.2.1: a FAPI client's refresh token is not rotated; it is bound to the
+    client (Authlib checks it is the client's) and stays the same until it expires.
+    """
 
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
 
@@ -285,6 +297,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         the token up, so another client, or a wider scope, cannot burn it.
         """
         super().validate_token_request()
+        if self.request.client.is_fapi:
+            return  # not rotated, so not used up (FAPI 2.0 §5.3.2.1)
         row = self.request.refresh_token
         # RFC 9449 §5 binds a public client's refresh token to its DPoP key; ours too.
         dpop.check_binding(row.dpop_jkt, self.request.dpop_jkt, "refresh token")
@@ -309,8 +323,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                        include_refresh_token=True):
         """Issue tokens for the same audience and family as the refresh token."""
         old = self.request.refresh_token
+        # A FAPI client keeps the refresh token it has; others get a new one.
+        rotate = include_refresh_token and not self.client.is_fapi
         return tokens.issue_tokens(self.client, user, scope, old.audience, old.auth_time,
-                                   family=old.family, include_refresh_token=include_refresh_token,
+                                   family=old.family, include_refresh_token=rotate,
                                    dpop_jkt=self.request.dpop_jkt)
 
 
@@ -333,8 +349,20 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         return KeySet.import_key_set(keys.public_jwks())
 
     def authenticate_token(self, token_string):
-        """Authlib's RFC 9068 checks, then refuse a token whose family was revoked."""
-        claims = super().authenticate_token(token_string)
+        """RFC 9068 §4: Authlib's claim rules, the signature by one of our algs, and not revoked.
+
+        Authlib decodes with joserfc's default algs, which leave out PS256 (what a FAPI
+        client's tokens are signed with), so the token is decoded here with config SIGNING_ALGS.
+        """
+        try:
+            token = jwt.decode(token_string, self.get_jwks(), algorithms=current_app.config["SIGNING_ALGS"])
+        except JoseError as error:
+            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes) from error
+        claims = JWTAccessTokenClaims(token.claims, token.header, {
+            "iss": {"essential": True, "validate": self.validate_iss},
+            "aud": {"essential": True, "value": self.resource_server},
+            **{name: {"essential": True} for name in ("exp", "sub", "client_id", "iat", "jti")},
+        })
         if tokens.is_revoked(claims.get("jti")):
             raise InvalidTokenError(description="The token was revoked.", realm=self.realm)
         # RFC 9449 §7: a DPoP-bound token comes only as DPoP, with a proof by its key.
@@ -405,6 +433,8 @@ def config_oauth(app):
     server.scopes_supported = list(config["SCOPES"])
     # RFC 6749 §2.3.1: client_secret_basic decodes the id and secret as form data.
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+    # RFC 7523 §2.2: private_key_jwt, a JWT signed with the client's key (client_assertion.py).
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     # The authorization code grant, with OpenID Connect, PKCE (the methods in config:
     # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),

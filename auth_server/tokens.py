@@ -55,6 +55,12 @@ def access_token_audience(audience, scope):
     return aud
 
 
+def access_token_alg(client):
+    """FAPI 2.0 §5.4.1: a FAPI client's access tokens are signed with PS256; others with SIGNING_ALG."""
+    config = current_app.config
+    return config["FAPI_ACCESS_TOKEN_ALG"] if client.is_fapi else config["SIGNING_ALG"]
+
+
 def issue_tokens(client, user, scope, audience, auth_time, family, include_refresh_token, dpop_jkt=None):
     """Sign an access token, make a refresh token, and add their row to the session.
 
@@ -79,11 +85,12 @@ def issue_tokens(client, user, scope, audience, auth_time, family, include_refre
         claims["auth_time"] = auth_time
     if dpop_jkt:
         claims["cnf"] = {"jkt": dpop_jkt}
-    key = keys.current_signing_key()
+    alg = access_token_alg(client)
+    key = keys.current_signing_key(alg)
     # RFC 9068 §2.1: the header's typ is "at+jwt", so no other JWT passes for one.
-    header = {"alg": config["SIGNING_ALG"], "typ": "at+jwt", "kid": key.kid}
+    header = {"alg": alg, "typ": "at+jwt", "kid": key.kid}
     token = {
-        "access_token": jwt.encode(header, claims, key),
+        "access_token": jwt.encode(header, claims, key, algorithms=[alg]),
         "token_type": "DPoP" if dpop_jkt else "Bearer",  # RFC 9449 §5
         "expires_in": config["ACCESS_TOKEN_EXPIRES_IN"],
         "scope": scope,
@@ -149,7 +156,8 @@ def find_token(token_string):
     if row is not None:
         return PresentedToken(row, "refresh_token")
     try:
-        token = jwt.decode(token_string, KeySet.import_key_set(keys.public_jwks()))
+        token = jwt.decode(token_string, KeySet.import_key_set(keys.public_jwks()),
+                           algorithms=current_app.config["SIGNING_ALGS"])
     except (JoseError, ValueError):
         return None  # not a JWT, or not signed by any key of ours
     # RFC 9068 §2.1: only an access token (typ at+jwt), not an ID token signed by the same key.

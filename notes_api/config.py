@@ -85,8 +85,9 @@ class Config:
     DPOP_PROOF_MAX_AGE = int(_env("DPOP_PROOF_MAX_AGE", "60"))
     DPOP_PROOF_MAX_FUTURE = int(_env("DPOP_PROOF_MAX_FUTURE", "5"))
 
-    # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256.
-    ALLOWED_ALGORITHMS = ["RS256"]
+    # RFC 8725 §3.1: we decide the algorithm, not the token. The issuer signs RS256,
+    # and PS256 or ES256 for clients under the FAPI 2.0 profile (FAPI 2.0 §5.4.1).
+    ALLOWED_ALGORITHMS = ["RS256", "PS256", "ES256"]
     # RFC 7519 §4.1.4/§4.1.5: a little leeway for clocks that disagree (seconds).
     CLOCK_LEEWAY_SECONDS = 30
 

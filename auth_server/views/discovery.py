@@ -25,8 +25,10 @@ def server_metadata():
         # RFC 8414 §2: RFC 7009 revocation and RFC 7662 introspection, client-authenticated.
         "revocation_endpoint": issuer + "/oauth/revoke",
         "revocation_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
+        "revocation_endpoint_auth_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         "introspection_endpoint": issuer + "/oauth/introspect",
         "introspection_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
+        "introspection_endpoint_auth_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         "jwks_uri": issuer + "/.well-known/jwks.json",
         # What the server supports: the very lists oauth2.py and par.py enforce (config.py).
         "scopes_supported": list(config["SCOPES"]),
@@ -34,13 +36,18 @@ def server_metadata():
         "response_modes_supported": config["RESPONSE_MODES"],
         "grant_types_supported": config["GRANT_TYPES"],
         "token_endpoint_auth_methods_supported": config["CLIENT_AUTH_METHODS"],
+        # RFC 8414 §2: the algs a private_key_jwt assertion may be signed with.
+        "token_endpoint_auth_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         "code_challenge_methods_supported": config["CODE_CHALLENGE_METHODS"],
         # RFC 9449 §5.1: the algs DPoP proofs may use.
         "dpop_signing_alg_values_supported": config["DPOP_SIGNING_ALGS"],
+        # RFC 9101 §10.5 with RFC 9126 §3: signed request objects, pushed to the PAR endpoint.
+        "request_object_signing_alg_values_supported": config["CLIENT_SIGNING_ALGS"],
         # RFC 9207: every authorization response carries iss.
         "authorization_response_iss_parameter_supported": True,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [config["SIGNING_ALG"]],
+        # The algs keys.py keeps a key for; a client picks one (id_token_signed_response_alg).
+        "id_token_signing_alg_values_supported": config["SIGNING_ALGS"],
         "claims_supported": ["sub", "name", "preferred_username", "email", "email_verified",
                              "auth_time", "nonce", "iss", "aud", "azp", "exp", "iat"],
     }

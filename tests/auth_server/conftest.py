@@ -9,7 +9,11 @@ import tempfile
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
+import time
+
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from joserfc.jwk import RSAKey
 
 from auth_server import create_app
@@ -19,6 +23,11 @@ from auth_server.config import Config
 RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 WEB = ("notes-web", "notes-web-secret")
 CALLBACK = "http://localhost:3000/callback"
+ISSUER = Config.ISSUER
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# A relying party of a test's own that authenticates by private_key_jwt (RFC 7523 §2.2),
+# its keys given by value; tests register it with a CLIENTS list (rp_with_keys).
+JWT_RP = "rp-jwt"
 
 
 def s256(verifier):
@@ -32,9 +41,59 @@ def csrf_token(html):
 
 
 @pytest.fixture(scope="session")
-def signing_key():
-    """One key pair for the whole session, as keys.py makes them: making one per app is slow."""
-    return RSAKey.generate_key(2048, parameters={"use": "sig", "alg": Config.SIGNING_ALG}, auto_kid=True)
+def signing_keys():
+    """One key pair per signing alg for the whole session, as keys.py makes them: making them per app is slow."""
+    def make(alg):
+        parameters = {"use": "sig", "alg": alg}
+        if alg == "ES256":
+            return ECKey.generate_key("P-256", parameters=parameters, auto_kid=True)
+        return RSAKey.generate_key(2048, parameters=parameters, auto_kid=True)
+    return [make(alg) for alg in Config.SIGNING_ALGS]
+
+
+@pytest.fixture(scope="session")
+def signing_key(signing_keys):
+    """The key of the default alg (SIGNING_ALG): the one notes-web's tokens are signed with."""
+    return next(key for key in signing_keys if key.alg == Config.SIGNING_ALG)
+
+
+@pytest.fixture(scope="session")
+def client_keys():
+    """A relying party's own key pairs, one per alg it may sign with, made once per session."""
+    return {
+        "PS256": RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "PS256"}, auto_kid=True),
+        "ES256": ECKey.generate_key("P-256", parameters={"use": "sig", "alg": "ES256"}, auto_kid=True),
+    }
+
+
+def public_jwks(client_keys):
+    """The relying party's public keys as a JWK Set (what it registers as `jwks`)."""
+    return {"keys": [key.as_dict(private=False) for key in client_keys.values()]}
+
+
+def rp_with_keys(client_keys, client_id=JWT_RP, **metadata):
+    """Client metadata for a private_key_jwt relying party, as in a clients file."""
+    return {
+        "client_id": client_id, "client_name": "A test relying party",
+        "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": public_jwks(client_keys), "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"], "scope": "openid profile email read:notes write:notes offline_access",
+        "require_pushed_authorization_requests": True, **metadata,
+    }
+
+
+def client_assertion(client_id, key, alg=None, header=None, **claims):
+    """RFC 7523 §3: a client assertion signed with the client's key; claims override the usual."""
+    values = {"iss": client_id, "sub": client_id, "aud": ISSUER, "iat": int(time.time()),
+              "exp": int(time.time()) + 60, "jti": secrets.token_urlsafe(16), **claims}
+    values = {name: value for name, value in values.items() if value is not None}
+    alg = alg or key.alg
+    return jwt.encode({"alg": alg, "kid": key.kid, **(header or {})}, values, key, algorithms=[alg])
+
+
+def jwt_auth(client_id, key, **claims):
+    """The form fields of private_key_jwt client authentication."""
+    return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": client_assertion(client_id, key, **claims)}
 
 
 @pytest.fixture
@@ -46,14 +105,14 @@ def database_dir():
 
 
 @pytest.fixture
-def test_config(database_dir, signing_key):
+def test_config(database_dir, signing_keys):
     """The settings every test app starts from: its own SQLite file, and the two
     tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_dir}/as.sqlite",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
-        "TEST_SIGNING_KEY": signing_key,
+        "TEST_SIGNING_KEYS": signing_keys,
     }
 
 

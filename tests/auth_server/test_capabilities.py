@@ -12,16 +12,21 @@ from joserfc.jwk import OctKey
 from auth_server import create_app
 from auth_server.config import Config
 
+from .conftest import JWT_RP
 from .conftest import WEB
 from .conftest import Flow
+from .conftest import jwt_auth
+from .conftest import rp_with_keys
 from .conftest import s256
 
 TOKEN_ENDPOINT = "http://localhost:9000/oauth/token"
 
 
-def credentials(method):
-    """How notes-web proves who it is by one client authentication method: (Basic auth, form)."""
+def credentials(method, client_keys=None):
+    """How notes-web (or, for private_key_jwt, rp-jwt) proves who it is: (Basic auth, form)."""
     client_id, secret = WEB
+    if method == "private_key_jwt":  # RFC 7523 §2.2: a JWT signed with the client's own key
+        return None, jwt_auth(JWT_RP, client_keys["PS256"])
     if method == "client_secret_basic":  # RFC 6749 §2.3.1
         return WEB, {}
     if method == "client_secret_post":  # RFC 6749 §2.3.1
@@ -46,9 +51,9 @@ def code_challenge(method, verifier):
     raise AssertionError(f"no way to make a {method} challenge in this test yet")
 
 
-def code_for(flow, request_uri):
+def code_for(flow, request_uri, client_id="notes-web"):
     """Steps 4-7 for a pushed request: the code the browser brings back."""
-    consent_url = flow.login(flow.authorize(request_uri).location).location
+    consent_url = flow.login(flow.authorize(request_uri, client_id).location).location
     response = flow.consent(consent_url)
     return parse_qs(urlparse(response.location).query)["code"][0]
 
@@ -59,14 +64,17 @@ def metadata(client):
     return client.get("/.well-known/oauth-authorization-server").json
 
 
-def test_every_advertised_client_auth_method_works_at_par_and_token(client, metadata):
+def test_every_advertised_client_auth_method_works_at_par_and_token(test_config, client_keys):
     """RFC 8414 token_endpoint_auth_methods_supported: each one authenticates at both endpoints."""
+    client = create_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp_with_keys(client_keys)]}).test_client()
+    metadata = client.get("/.well-known/oauth-authorization-server").json
     for method in metadata["token_endpoint_auth_methods_supported"]:
         flow = Flow(client)
-        auth, form = credentials(method)
+        auth, form = credentials(method, client_keys)
         pushed = client.post("/oauth/par", auth=auth, data={**flow.params(), **form})
         assert pushed.status_code == 201, (method, pushed.json)
-        code = code_for(flow, pushed.json["request_uri"])
+        code = code_for(flow, pushed.json["request_uri"], JWT_RP if method == "private_key_jwt" else "notes-web")
+        auth, form = credentials(method, client_keys)  # a new assertion: each is single-use
         tokens = flow.exchange(code, auth=auth, **form)
         assert tokens.status_code == 200, (method, tokens.json)
 

@@ -6,6 +6,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from auth_server.config import Config
+
 from .conftest import WEB
 
 API = ("notes-api", "notes-api-secret")
@@ -21,7 +23,8 @@ def test_metadata_advertises_the_introspection_endpoint(client):
     """RFC 8414 §2: introspection_endpoint and the client authentication it takes."""
     metadata = client.get("/.well-known/openid-configuration").json
     assert metadata["introspection_endpoint"] == metadata["issuer"] + "/oauth/introspect"
-    assert metadata["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert metadata["introspection_endpoint_auth_methods_supported"] == Config.CLIENT_AUTH_METHODS
+    assert "private_key_jwt" in metadata["introspection_endpoint_auth_methods_supported"]
 
 
 def test_the_notes_api_sees_an_active_access_token(flow, jwks):

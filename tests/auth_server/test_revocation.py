@@ -2,6 +2,8 @@
 
 import pytest
 
+from auth_server.config import Config
+
 from .conftest import WEB
 
 SEED_POST = {"client_id": "seed-cli", "client_secret": "seed-cli-secret"}
@@ -21,7 +23,8 @@ def test_metadata_advertises_the_revocation_endpoint(client):
     """RFC 8414 §2: revocation_endpoint and the client authentication it takes."""
     metadata = client.get("/.well-known/openid-configuration").json
     assert metadata["revocation_endpoint"] == metadata["issuer"] + "/oauth/revoke"
-    assert metadata["revocation_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert metadata["revocation_endpoint_auth_methods_supported"] == Config.CLIENT_AUTH_METHODS
+    assert "private_key_jwt" in metadata["revocation_endpoint_auth_methods_supported"]
 
 
 @pytest.mark.parametrize("which, hint", [

@@ -20,12 +20,12 @@ def test_token_response_has_the_seeds_shape(flow):
     assert body["scope"] == "openid profile email read:notes write:notes offline_access"
 
 
-def test_access_token_is_an_rfc9068_jwt(flow, jwks):
-    """RFC 9068 §2: typ at+jwt, RS256 with kid, and the required claims."""
+def test_access_token_is_an_rfc9068_jwt(flow, jwks, signing_key):
+    """RFC 9068 §2: typ at+jwt, RS256 with the RS256 key's kid, and the required claims."""
     token = jwt.decode(flow.tokens()["access_token"], jwks)
     assert token.header["typ"] == "at+jwt"
     assert token.header["alg"] == "RS256"
-    assert token.header["kid"] == jwks.keys[0].kid
+    assert token.header["kid"] == signing_key.kid
     claims = token.claims
     assert claims["iss"] == "http://localhost:9000"
     assert claims["sub"] == "alice"

@@ -27,7 +27,7 @@ def test_audience_setting_is_enforced(make_app, make_token, assert_bearer_error)
 
 def test_documented_security_settings():
     """The algorithm allow-list and leeway are fixed in code, not taken from the token."""
-    assert Config.ALLOWED_ALGORITHMS == ["RS256"]
+    assert Config.ALLOWED_ALGORITHMS == ["RS256", "PS256", "ES256"]
     assert Config.CLOCK_LEEWAY_SECONDS == 30
 
 
