@@ -6,7 +6,9 @@ tokens, DPoP tokens, and, when told, a DPoP nonce it insists on (RFC 9449 §8).
 
 import base64
 import hashlib
+import html
 import itertools
+import re
 import json
 
 import pytest
@@ -18,6 +20,8 @@ from sqlalchemy import select
 from client_app import create_app
 from client_app.fapi import keys
 from client_app.fapi.dpop import DPoPNonce
+from client_app import masking
+from client_app.inspector import jwt_view
 from client_app.models import db
 from tests.client_app.conftest import ISSUER
 from tests.client_app.conftest import unverified_claims
@@ -245,3 +249,68 @@ def test_the_flow_trace_call_uses_a_client_assertion(flow, flow_trace, client):
     assert form["client_assertion_type"] == ASSERTION_TYPE
     assert flow_trace.requests[-1]["authorization"] is None
 
+
+
+def test_the_inspector_takes_the_clients_jwts_apart(flow, flow_trace, client, notes_api):
+    """Assertions (2, 8), the request object (2) and DPoP proofs (8, 11), each explained and verified."""
+    flow.complete()
+    client.get("/notes")
+    page = html.unescape(client.get("/inspector").get_data(as_text=True))
+    for title in ("The client assertion (RFC 7523 §2.2)", "The request object (RFC 9101)",
+                  "The DPoP proof (RFC 9449 §4.2)"):
+        assert title in page
+    assert page.count('class="jwt-claims" data-token="client_assertion"') == 2
+    assert page.count('class="jwt-claims" data-token="dpop_proof"') == 2
+    assert page.count('class="jwt-claims" data-token="request_object"') == 1
+    assert "Signature check: failed" not in page
+    for name, count in (("client_assertion", 2), ("request_object", 1)):
+        assert page.count(f'data-token="{name}">Signature check: passed — PS256 signature verified') == count
+    assert page.count('data-token="dpop_proof">Signature check: passed — ES256 signature verified '
+                      "with the public key in the proof") == 2
+    for claim in ("htm", "htu", "ath", "dpop_jkt", "jti"):
+        assert f'<tr data-claim="{claim}">' in page
+    assert jwt_view.CLAIMS["ath"] in page
+    assert jwt_view.CLAIMS_BY_KIND["client_assertion"]["aud"] in page
+    assert "private_key_jwt" in page
+
+
+@pytest.mark.parametrize("query", ["", "?reveal=all"])
+def test_no_client_assertion_reaches_a_browser_whole(app, flow, flow_trace, client, auth_server, query):
+    """An assertion is a credential: masked like the secret, even revealed, even with tokens shown."""
+    app.config["INSPECTOR_SHOWS_TOKENS"] = True
+    flow.complete()
+    assertions = [auth_server.pushes[-1]["form"]["client_assertion"],
+                  auth_server.token_requests[-1]["form"]["client_assertion"]]
+    assertions += [r["form"]["client_assertion"] for r in flow_trace.requests]
+    for path in ("/inspector" + query, "/inspector/export.json", "/inspector/export.mmd"):
+        shown = client.get(path).get_data(as_text=True)
+        for assertion in assertions:
+            # Not whole, nor its signature (the part that makes it a credential).
+            assert assertion not in shown
+            assert assertion.rsplit(".", 1)[1] not in shown
+
+
+def test_the_request_objects_state_is_masked_until_revealed(flow, flow_trace, client):
+    """The state inside the decoded request object is masked like everywhere else, until revealed."""
+    flow.start()
+    state = flow.pushed()["state"]
+
+    def state_row(query):
+        page = client.get("/inspector" + query).get_data(as_text=True)
+        table = page[page.index('class="jwt-claims" data-token="request_object"'):]
+        return html.unescape(re.search(r'<tr data-claim="state">.*?</tr>', table, re.S).group(0))
+
+    assert state not in state_row("")
+    assert masking.mask(state) in state_row("")
+    assert state in state_row("?reveal=all")
+
+
+def test_a_dpop_bound_access_tokens_cnf_is_explained(ps256_key):
+    """FAPI 2.0 access tokens: PS256 verified with the AS's JWKS, cnf.jkt explained (RFC 9449 §6.1)."""
+    token = jwt.encode({"alg": "PS256", "kid": ps256_key.kid, "typ": "at+jwt"},
+                       {"sub": "alice", "cnf": {"jkt": "thumbprint"}}, ps256_key, algorithms=["PS256"])
+    explained = jwt_view.explain(token, KeySet([ps256_key]))
+    assert explained["signature"] == {"outcome": "passed",
+                                      "detail": f"PS256 signature verified with the JWKS key {ps256_key.kid!r}"}
+    (cnf,) = [c for c in explained["claims"] if c["name"] == "cnf"]
+    assert cnf["explanation"] == jwt_view.CLAIMS["cnf"]
