@@ -83,6 +83,14 @@ def test_all_twelve_steps_under_fapi2(browser, fapi_stack):
     (headers,) = client_db(stack, "SELECT headers FROM trace_message WHERE step = 11")
     assert '"DPoP ' in headers[0]
 
+    # The inspector takes the client's JWTs apart (its flow-trace call authenticates with an assertion).
+    inspector = browser.get(stack.client + "/inspector", timeout=TIMEOUT)
+    assert inspector.status_code == 200
+    for name in ("client_assertion", "request_object", "dpop_proof", "access_token"):
+        assert f'data-token="{name}">Signature check: passed' in inspector.text
+    assert token_request["client_assertion"] not in inspector.text
+    assert 'class="token-checks"' in inspector.text  # the AS's record, fetched with private_key_jwt
+
     auth_log = stack.log("auth_server")
     assert "signed request object verified client=notes-fapi" in auth_log
     assert "dpop: proof ok client=notes-fapi" in auth_log
