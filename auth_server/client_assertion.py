@@ -35,11 +35,21 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def __call__(self, query_client, request):
         """Authlib's checks; a failed assertion is 401 invalid_client (RFC 6749 §5.2)."""
         try:
-            return super().__call__(query_client, request)
+            client = super().__call__(query_client, request)
+            if client is not None:
+                self.check_registered_alg(client, request.form["client_assertion"])
+            return client
         except InvalidClientError as error:
             log.warning("private_key_jwt refused: %s", error.description)
             error.status_code = 401
             raise
+
+    def check_registered_alg(self, client, assertion):
+        """OIDC Registration §2: a client that registered token_endpoint_auth_signing_alg signs with it only."""
+        registered = client.client_metadata.get("token_endpoint_auth_signing_alg")
+        headers, _ = self.extract_assertion(assertion)
+        if registered and headers.get("alg") != registered:
+            raise InvalidClientError(description=f"This client signs its assertions with {registered} only.")
 
     def get_audiences(self):
         """FAPI 2.0 §5.3.2.1: the aud is the issuer identifier (a string, or a list holding it)."""

@@ -53,14 +53,15 @@ def client_jwks(client):
     if not client.jwks_uri:
         raise ClientKeysError("The client has registered no keys (jwks or jwks_uri).")
     cached = db.session.get(ClientKeySet, client.client_id)
-    if cached is not None and cached.fetched_at > now() - current_app.config["CLIENT_JWKS_CACHE_SECONDS"]:
+    fresh = now() - current_app.config["CLIENT_JWKS_CACHE_SECONDS"]
+    if cached is not None and cached.jwks_uri == client.jwks_uri and cached.fetched_at > fresh:
         return cached.jwks
     jwks = fetch_jwks(client.jwks_uri)
     log.info("client keys fetched client=%s keys=%d", client.client_id, len(jwks["keys"]))
     if cached is None:
         cached = ClientKeySet(client_id=client.client_id)
         db.session.add(cached)
-    cached.jwks, cached.fetched_at = jwks, now()
+    cached.jwks_uri, cached.jwks, cached.fetched_at = client.jwks_uri, jwks, now()
     db.session.commit()
     return jwks
 

@@ -3,6 +3,19 @@
 Each client is one object of RFC 7591 §2 client metadata. A few fields are this
 project's own extensions (FIELDS below says which). A bad file stops the server at
 start with an error naming the client and the field, never a 500 later.
+
+The demo clients (clients.json; JSON holds no comments, so they are explained here):
+- notes-web: the client app, a confidential client with a DEMO ONLY well-known secret.
+- seed-cli: the seed's curl commands, verbatim but for the host. The seed sends no
+  code_challenge, so require_pkce is false; its token response (step 10) has a
+  refresh_token without offline_access, so refresh_token_without_offline_access is true.
+- notes-api: the resource server; it may only introspect access tokens (RFC 7662 §2.1),
+  with no grant types and no redirect URIs: it can neither push nor get tokens.
+- notes-lab: the attack lab's own client, so its attacks spend neither notes-web's PAR
+  budget nor a client worker's time; its request_uri lives 2 s, so the expiry attack waits 3 s.
+- notes-fapi: the client app under the FAPI 2.0 Security Profile (security_profile
+  "fapi2"): private_key_jwt with the keys at its jwks_uri, signed request objects,
+  DPoP-bound access tokens (RFC 9449 §5.2), PS256 ID tokens.
 """
 
 import json
@@ -42,6 +55,10 @@ FIELDS = {
     "security_profile": (str, "ours"),
 }
 
+# How each Python type is called in JSON, for the error message.
+JSON_TYPES = {str: "string", list: "array", dict: "object", bool: "boolean", int: "integer"}
+
+# The values of our `security_profile` field: "fapi2" is the FAPI 2.0 Security Profile.
 SECURITY_PROFILES = ["fapi2"]
 
 # "${NAME:-default}" in a string value: the environment variable NAME, or the default.
@@ -96,14 +113,16 @@ def validate_client(client, auth_methods, signing_algs, client_algs, where):
         kind = FIELDS[field][0]
         # bool is an int in Python; a lifetime of `true` is still wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            fail(field, f"must be a JSON {kind.__name__.replace('str', 'string').replace('dict', 'object')}.")
+            fail(field, f"must be a JSON {JSON_TYPES[kind]}.")
         if kind is list and not all(isinstance(item, str) for item in value):
             fail(field, "must be a list of strings.")
     if not client.get("client_id"):
         fail("client_id", "is required.")
     methods = client_auth_methods(client)
-    if ("token_endpoint_auth_method" in client) == ("token_endpoint_auth_methods" in client):
-        fail("token_endpoint_auth_method", "is required (or our list 'token_endpoint_auth_methods'), not both.")
+    if "token_endpoint_auth_method" in client and "token_endpoint_auth_methods" in client:
+        fail("token_endpoint_auth_method", "cannot be set together with our list 'token_endpoint_auth_methods'.")
+    if not methods:
+        fail("token_endpoint_auth_method", "is required (or our list 'token_endpoint_auth_methods').")
     for method in methods:
         if method not in auth_methods:
             fail("token_endpoint_auth_method", f"'{method}' is not one of this server's: {', '.join(auth_methods)}.")

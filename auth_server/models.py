@@ -266,12 +266,13 @@ class ClientKeySet(db.Model):
     """A client's public keys fetched from its jwks_uri, reused for a short while (config)."""
 
     client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    jwks_uri: Mapped[str] = mapped_column(Text)
     jwks: Mapped[dict] = mapped_column(JSON)
     fetched_at: Mapped[int] = mapped_column(Integer)
 
 
 class SigningKey(db.Model):
-    """An RS256 key pair, stored so every worker and replica signs with the same key."""
+    """A key pair for one signing alg (in its JWK), stored so every worker and replica signs with the same key."""
 
     id: Mapped[int] = mapped_column(primary_key=True)  # higher id = newer key
     kid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -292,7 +293,10 @@ def _tune_sqlite(dbapi_connection, connection_record):
 
 
 def seed_demo_data(config):
-    """Create or update the demo clients and users from the config (the source of truth)."""
+    """Create or update the clients and demo users from the config (the source of truth)."""
+    # A client no longer in the clients file is no longer registered.
+    registered = [data["client_id"] for data in config["CLIENTS"]]
+    db.session.execute(db.delete(Client).where(Client.client_id.not_in(registered)))
     for data in config["CLIENTS"]:
         client = db.session.scalar(db.select(Client).filter_by(client_id=data["client_id"]))
         if client is None:

@@ -35,9 +35,9 @@ from joserfc.jwk import KeySet
 from . import dpop
 from . import fapi
 from . import flow_trace
-from .client_assertion import PrivateKeyJWT
 from . import keys
 from . import tokens
+from .client_assertion import PrivateKeyJWT
 from .error_text import quoted
 from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode

@@ -207,3 +207,15 @@ def test_an_unreachable_jwks_uri_is_invalid_client(uri_app, client_keys, monkeyp
 
     monkeypatch.setattr("auth_server.client_keys.requests.get", get)
     assert_refused(push(Flow(uri_app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])))
+
+
+def test_a_new_jwks_uri_is_fetched_at_once(uri_app, test_config, client_keys, monkeypatch):
+    """The cache is per jwks_uri: a client re-registered with another URL is not served the old keys."""
+    fetched = []
+    monkeypatch.setattr("auth_server.client_keys.requests.get",
+                        lambda url, timeout: fetched.append(url) or FakeResponse(public_jwks(client_keys)))
+    assert push(Flow(uri_app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])).status_code == 201
+    moved = [dict(client, jwks_uri="https://rp.example/keys") for client in uri_app.config["CLIENTS"]]
+    app = create_app({**test_config, "CLIENTS": moved})  # same database: a restart with a new file
+    assert push(Flow(app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])).status_code == 201
+    assert fetched == ["http://client_app:3000/.well-known/jwks.json", "https://rp.example/keys"]

@@ -102,6 +102,14 @@ def test_a_bad_client_is_refused_naming_the_client_and_the_field(tmp_path, chang
         assert "my-rp" in str(error.value)
 
 
+def test_a_client_without_an_auth_method_is_refused(tmp_path):
+    """No token_endpoint_auth_method (nor our list): the error names the field."""
+    rp = own_rp()
+    del rp["token_endpoint_auth_method"]
+    with pytest.raises(ClientsFileError, match="'my-rp'.*field 'token_endpoint_auth_method' is required"):
+        load(write(tmp_path, [rp]))
+
+
 def test_a_client_without_a_secret_for_basic_is_refused(tmp_path):
     """client_secret_basic needs a secret: the error names client_secret."""
     rp = own_rp()
@@ -150,3 +158,11 @@ def test_a_user_file_with_keys_by_value_loads(tmp_path, client_keys):
     del rp["client_secret"]
     (client,) = load(write(tmp_path, [rp]))
     assert client["jwks"]["keys"][0]["kid"] == client_keys["PS256"].kid
+
+
+def test_a_client_removed_from_the_file_is_no_longer_registered(tmp_path, test_config, flow):
+    """The file is the source of truth: restarted with the user's file, notes-web is gone."""
+    assert flow.push().status_code == 201  # the default file, on this database
+    restarted = Flow(create_app({**test_config, "CLIENTS_FILE": write(tmp_path, [own_rp()])}).test_client())
+    assert restarted.push().status_code == 401
+    assert restarted.push(auth=("my-rp", "my-rp-secret"), scope="openid", audience=None).status_code == 201

@@ -43,7 +43,7 @@ def signed_request(flow, key, **params):
 def push(flow, client_keys, **params):
     """Step 2 as a FAPI client: a signed request object, authenticated by private_key_jwt."""
     data = {"client_id": FAPI, "request": signed_request(flow, client_keys["PS256"], **params),
-            **jwt_auth(FAPI, client_keys["ES256"])}
+            **jwt_auth(FAPI, client_keys["PS256"])}
     return flow.client.post("/oauth/par", data=data)
 
 
@@ -165,3 +165,27 @@ def test_an_unsigned_push_is_refused(flow, client_keys):
     response = flow.client.post("/oauth/par", data={**flow.params(), **jwt_auth(FAPI, client_keys["PS256"])})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request_object"
+
+
+def test_the_registered_assertion_alg_is_the_only_one(flow, client_keys):
+    """token_endpoint_auth_signing_alg PS256: an ES256 assertion, though a key the client has, is refused."""
+    data = {"client_id": FAPI, "request": signed_request(flow, client_keys["PS256"]),
+            **jwt_auth(FAPI, client_keys["ES256"])}
+    response = flow.client.post("/oauth/par", data=data)
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+def test_the_flow_trace_takes_private_key_jwt(flow, client_keys):
+    """The flow trace authenticates clients as the token endpoint does (CLIENT_AUTH_METHODS)."""
+    request_uri = push(flow, client_keys).json["request_uri"]
+    trace = flow.client.post("/oauth/flow-trace", data={"request_uri": request_uri, **jwt_auth(FAPI, client_keys["PS256"])})
+    assert trace.status_code == 200, trace.json
+
+
+def test_a_ps256_access_token_works_at_userinfo(flow, client_keys):
+    """Our own resource server (/userinfo) accepts the PS256 access token of a FAPI client."""
+    tokens = exchange(flow, client_keys, authorization_response(flow, client_keys)["code"]).json
+    response = flow.client.get("/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert response.status_code == 200, response.json
+    assert response.json["sub"] == "alice"
