@@ -57,7 +57,8 @@ def ensure(name, alg):
     if row is None:
         db.session.add(ClientKey(name=name, jwk=key))
     else:
-        # The configured alg changed: a new key replaces the old one (the AS refetches our JWKS).
+        # The configured alg changed: a new key replaces the old one (the AS sees it when
+        # its cached copy of our JWKS runs out).
         row.jwk, row.created_at = key, now()
     try:
         db.session.commit()

@@ -314,3 +314,19 @@ def test_a_dpop_bound_access_tokens_cnf_is_explained(ps256_key):
                                       "detail": f"PS256 signature verified with the JWKS key {ps256_key.kid!r}"}
     (cnf,) = [c for c in explained["claims"] if c["name"] == "cnf"]
     assert cnf["explanation"] == jwt_view.CLAIMS["cnf"]
+
+
+def test_step_by_step_mode_runs_the_fapi2_flow(flow, notes_api, expect_page):
+    """Paused before 2, 8 and 11, each Send does its step with the FAPI 2.0 pieces (the nonce kept from PAR)."""
+    assert flow.post_form("/inspector/step-mode", {"on": "1"}).status_code == 303
+    assert flow.start().headers["Location"] == "/inspector#step-2"
+    assert flow.post_form("/inspector/send/2", page="/inspector").status_code == 303
+    assert "request" in flow.auth_server.pushes[-1]["form"]
+    assert flow.callback().headers["Location"] == "/inspector#step-8"
+    assert flow.post_form("/inspector/send/8", page="/inspector").headers["Location"] == "/notes"
+    (token_request,) = flow.auth_server.token_requests
+    assert unverified_claims(token_request["dpop"])["nonce"] == flow.auth_server.dpop_nonce
+    assert flow.client.get("/notes").headers["Location"] == "/inspector#step-11"
+    assert flow.post_form("/inspector/send/11", page="/inspector").headers["Location"] == "/notes"
+    expect_page(flow.client.get("/notes"), 200, "Buy milk")
+    assert notes_api.requests[-1]["authorization"].startswith("DPoP ")
