@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors
+from . import fapi
 from . import inspector
 from . import lab
 from . import models
@@ -50,6 +51,9 @@ def create_app(test_config=None):
 
     # What this client knows about the authorization server (discovery, JWKS).
     oauth_client.init_app(app)
+
+    # PROFILE=fapi2: the client's key pairs (made at first start) and its JWKS endpoint.
+    fapi.init_app(app)
 
     # The pages, and a readable page for every failure.
     routes.init_app(app)

@@ -45,11 +45,21 @@ class Config:
     # docker: http://auth-server:9000). Empty means "the same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
+    # Which flow this client runs: "par" (PAR with a client secret, as notes-web) or
+    # "fapi2" (the FAPI 2.0 Security Profile, as notes-fapi: private_key_jwt, a signed
+    # request object pushed through PAR, DPoP-bound tokens). See client_app/fapi/.
+    PROFILE = _env("PROFILE", "par")
+
     # How this client is registered at the authorization server.
-    CLIENT_ID = _env("CLIENT_ID", "notes-web")
-    # DEMO ONLY: a well-known secret; a real client reads it from a vault.
-    CLIENT_SECRET = _env("CLIENT_SECRET", "notes-web-secret")
+    CLIENT_ID = _env("CLIENT_ID", "notes-fapi" if PROFILE == "fapi2" else "notes-web")
+    # DEMO ONLY: a well-known secret; a real client reads it from a vault. Under fapi2
+    # there is no secret: the client proves itself with its own key (private_key_jwt).
+    CLIENT_SECRET = _env("CLIENT_SECRET", "" if PROFILE == "fapi2" else "notes-web-secret")
+    # fapi2: the alg of the key that signs client assertions and request objects
+    # (FAPI 2.0 §5.4.1: PS256 or ES256; notes-fapi is registered with PS256).
+    CLIENT_SIGNING_ALG = _env("CLIENT_SIGNING_ALG", "PS256")
     # RFC 6749 §2.3.1: "client_secret_basic" (HTTP Basic) or "client_secret_post" (form).
+    # Under fapi2 the client authenticates with private_key_jwt instead (the lab still uses this).
     TOKEN_ENDPOINT_AUTH_METHOD = _env("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic")
     # The attack lab pushes as a client of its own (DEMO ONLY, registered at the AS with
     # a 2 s request_uri lifetime), so its attacks spend neither this client's PAR
@@ -68,6 +78,10 @@ class Config:
 
     # Where the Notes API (the resource server) is, over the back channel.
     NOTES_API_URL = _env("NOTES_API_URL", "http://localhost:8000").rstrip("/")
+    # The Notes API's public URL, as the API itself names it: a DPoP proof's htu must be
+    # that URL (RFC 9449 §4.3), even when NOTES_API_URL is an internal one (docker).
+    # Empty means "the same as NOTES_API_URL".
+    NOTES_API_PUBLIC_URL = _env("NOTES_API_PUBLIC_URL", "").rstrip("/")
     # This client's own base URL, where the attack lab sends its forged callbacks.
     CLIENT_BASE_URL = _env("CLIENT_BASE_URL", "http://localhost:3000").rstrip("/")
     # Host names this client answers to besides those of REDIRECT_URI and CLIENT_BASE_URL

@@ -2,7 +2,7 @@
 
 - Secret: the values of the parameters and JSON fields in SECRET_FIELDS, wherever they
   appear (a query, a form, a JSON body at any depth); the credentials of an
-  Authorization header (its scheme, Basic or Bearer, stays visible); the secret
+  Authorization header (its scheme, Basic, Bearer or DPoP, stays visible); the secret
   parameters of a URL in a Location header; any compact JWT in any text.
 - Shown: the first SHOWN_CHARACTERS characters and "…", enough to match a value across
   steps; a value too short to be cut that way is shown as "…" alone. A request_uri
@@ -58,9 +58,10 @@ def field_kind(name):
 def credentials_kind(header_value):
     """What an Authorization header carries: the client's credentials (Basic), or a token."""
     # RFC 7617: Basic is how this client authenticates (client_secret_basic); Bearer
-    # (RFC 6750 §2.1) carries the user's access token. Anything else: treated as ours.
+    # (RFC 6750 §2.1) and DPoP (RFC 9449 §7.1) carry the user's access token. Anything
+    # else: treated as ours.
     scheme = header_value.partition(" ")[0].lower()
-    return TOKEN if scheme == "bearer" else CREDENTIAL
+    return TOKEN if scheme in ("bearer", "dpop") else CREDENTIAL
 
 
 def may_reveal(kind, shows_tokens):

@@ -1,7 +1,8 @@
 """Calls to the Notes API (the resource server) with the access token: steps 11-12.
 
 The access token travels only here, in the Authorization header of a back-channel
-request (RFC 6750 §2.1); the browser never sees it.
+request (RFC 6750 §2.1); the browser never sees it. Under fapi2 the token is DPoP-bound:
+it goes with the DPoP scheme and a proof by the client's key (RFC 9449 §7.1).
 """
 
 import logging
@@ -10,13 +11,16 @@ import re
 import requests
 from flask import current_app
 
+from . import fapi
 from . import flow
 from . import oauth_client
 from .errors import PageError
+from .fapi import dpop
 
 log = logging.getLogger("client_app")
 
 # RFC 6750 §3: WWW-Authenticate: Bearer error="...", error_description="...", scope="..."
+# (RFC 9449 §7.1: the same parameters after the DPoP scheme.)
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -91,10 +95,8 @@ def _request(login, method, path, json=None):
     url = config["NOTES_API_URL"] + path
     log.info("step 11 API call flow=%s %s %s", login.flow_id, method, path)
     try:
-        response = requests.request(
-            method, url, json=json, timeout=config["HTTP_TIMEOUT_SECONDS"],
-            # RFC 6750 §2.1: the token goes in the Authorization header, never in the URL.
-            headers={"Authorization": f"Bearer {login.access_token}", "Accept": "application/json"})
+        response = requests.request(method, url, json=json, timeout=config["HTTP_TIMEOUT_SECONDS"],
+                                    headers=authorization_headers(login, method, path))
     except requests.RequestException as e:
         raise NotesApiUnavailable(
             f"Could not reach the Notes API at {config['NOTES_API_URL']} ({type(e).__name__}). "
@@ -112,6 +114,19 @@ def _request(login, method, path, json=None):
         raise NotesApiRefused("The Notes API answered without JSON.") from e
     log.info("step 12 notes received flow=%s status=%s", login.flow_id, response.status_code)
     return body
+
+
+def authorization_headers(login, method, path):
+    """The headers that carry the access token: Bearer, or under fapi2 DPoP with a proof."""
+    config = current_app.config
+    if not fapi.enabled(config):
+        # RFC 6750 §2.1: the token goes in the Authorization header, never in the URL.
+        return {"Authorization": f"Bearer {login.access_token}", "Accept": "application/json"}
+    # RFC 9449 §4.3: htu is the URL the API knows itself by, which NOTES_API_URL may not be.
+    public_url = (config["NOTES_API_PUBLIC_URL"] or config["NOTES_API_URL"]) + path
+    # §7.1: the DPoP scheme, and a proof whose ath is this token's hash.
+    return {"Authorization": f"DPoP {login.access_token}", "Accept": "application/json",
+            "DPoP": dpop.proof(method, public_url, access_token=login.access_token)}
 
 
 def _raise_for_error(response):
@@ -132,7 +147,8 @@ def _raise_for_error(response):
 def _bearer_error(response):
     """The error fields of an API failure: the WWW-Authenticate challenge, else the JSON body."""
     challenge = response.headers.get("WWW-Authenticate", "")
-    fields = dict(_CHALLENGE_PARAM.findall(challenge)) if challenge.lower().startswith("bearer") else {}
+    scheme = challenge.partition(" ")[0].lower()
+    fields = dict(_CHALLENGE_PARAM.findall(challenge)) if scheme in ("bearer", "dpop") else {}
     if "error" not in fields:
         try:
             body = response.json()

@@ -9,6 +9,11 @@ Step numbers follow the seed diagram (par-flow.md, the twelve arrows):
 
 Every call here is on the back channel (this process to the AS) except step 4,
 which is the only URL the browser sees.
+
+With PROFILE=fapi2 (FAPI 2.0) the same steps add what fapi/ makes: a client assertion
+instead of the secret (private_key_jwt), the request signed as a request object at
+step 2, and DPoP: the code bound to the client's DPoP key, a proof with every token
+request, and DPoP-bound tokens (token_type DPoP).
 """
 
 import hmac
@@ -28,8 +33,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
+from . import fapi
 from . import flow
 from .errors import PageError
+from .fapi import assertions
+from .fapi import dpop
+from .fapi import request_object
 from .models import LoginSession
 from .models import db
 from .models import now
@@ -44,6 +53,10 @@ CLOCK_SKEW_SECONDS = 60
 UNFINISHED_LOGIN_SECONDS = 3600
 # RFC 6749 §2.3.1: the two ways a confidential client may send its secret.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PROFILES = ("par", "fapi2")
+# The alg the AS signs our ID tokens with: its default, or what notes-fapi is registered
+# with (id_token_signed_response_alg; FAPI 2.0 §5.4.1). RFC 8725 §3.1: we decide.
+ID_TOKEN_ALGS = {"par": ["RS256"], "fapi2": ["PS256"]}
 # RFC 9126 §2.2: the request_uri the PAR endpoint returns is a URN under this prefix,
 # followed by the server's one-time reference to the pushed request.
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -156,6 +169,8 @@ class AuthServer:
             "pushed_authorization_request_endpoint":
                 self.back_channel(document["pushed_authorization_request_endpoint"]),
             "token_endpoint": self.back_channel(document["token_endpoint"]),
+            # RFC 9449 §4.3: a DPoP proof names the URL the AS knows itself by (its htu).
+            "public_token_endpoint": document["token_endpoint"],
             "jwks_uri": self.back_channel(document["jwks_uri"]),
         }
         self._metadata_fetched = time.monotonic()
@@ -214,12 +229,16 @@ def client_authentication(form, client_id, client_secret, method):
     return form, (quote(client_id, safe=""), quote(client_secret, safe=""))
 
 
-def _post_with_client_auth(url, form):
-    """POST a form to the AS, authenticated as this client."""
+def _post_with_client_auth(url, form, headers=None):
+    """POST a form to the AS, authenticated as this client (fapi2: a fresh client assertion)."""
     config = current_app.config
-    form, auth = client_authentication(form, config["CLIENT_ID"], config["CLIENT_SECRET"],
-                                       config["TOKEN_ENDPOINT_AUTH_METHOD"])
-    return _send("POST", url, config["HTTP_TIMEOUT_SECONDS"], data=form, auth=auth)
+    if fapi.enabled(config):
+        # RFC 7523 §2.2: a new assertion for each call, as the AS takes each one once.
+        form, auth = {**form, **assertions.authentication_form(config["CLIENT_ID"], config["ISSUER"])}, None
+    else:
+        form, auth = client_authentication(form, config["CLIENT_ID"], config["CLIENT_SECRET"],
+                                           config["TOKEN_ENDPOINT_AUTH_METHOD"])
+    return _send("POST", url, config["HTTP_TIMEOUT_SECONDS"], data=form, auth=auth, headers=headers)
 
 
 def _configured(**parameters):
@@ -276,6 +295,12 @@ def push_authorization_request(login):
         # The API the access token is for: Auth0's `audience`, RFC 8707 §2's `resource`.
         **_configured(audience="AUDIENCE", resource="RESOURCE"),
     }
+    if fapi.enabled(config):
+        # RFC 9449 §10: bind the code to our DPoP key. RFC 9126 §3: the whole request
+        # is signed as a request object; only client_id and the assertion go beside it.
+        form["dpop_jkt"] = dpop.thumbprint()
+        form = {"client_id": config["CLIENT_ID"],
+                "request": request_object.request_object(form, config["CLIENT_ID"], config["ISSUER"])}
     log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
     response = _post_with_client_auth(endpoint, form)
     # Inspector: keep steps 2 and 3 exactly as sent and received (flow.py).
@@ -289,6 +314,9 @@ def push_authorization_request(login):
             error=body.get("error", f"HTTP {response.status_code}"),
             error_description=body.get("error_description"))
     login.request_uri = body["request_uri"]
+    if fapi.enabled(config):
+        # RFC 9449 §8.2: the AS hands out its nonce with every answer; the token request will need it.
+        dpop.remember_nonce(login, response)
     log.info("step 3 request_uri received flow=%s expires_in=%s", login.flow_id, body.get("expires_in"))
 
 
@@ -360,7 +388,7 @@ def exchange_code(login, code):
         "code_verifier": login.code_verifier,
     }
     log.info("step 8 token request flow=%s", login.flow_id)
-    tokens = _token_request(form, login)
+    tokens = _token_request(form, login, record=True)
     claims = validate_id_token(tokens.get("id_token"), login.nonce)
     _store_tokens(login, tokens)
     login.id_token = tokens["id_token"]
@@ -372,17 +400,20 @@ def exchange_code(login, code):
              login.flow_id, claims.get("sub"), login.scope, tokens.get("expires_in"))
 
 
-def _token_request(form, login=None):
+def _token_request(form, login, record=False):
     """POST a grant to the token endpoint (RFC 6749 §3.2); the tokens, or a page error.
 
-    `login` is given for the code exchange only, whose messages the inspector shows.
+    `record` is set for the code exchange only, whose messages the inspector shows.
     """
     endpoint = _server().metadata()["token_endpoint"]
     # RFC 8707 §2.2: name the resource again, or a server may issue a token for
     # another one (oidc-provider: for its UserInfo endpoint).
     form = {**form, **_configured(resource="RESOURCE")}
-    response = _post_with_client_auth(endpoint, form)
-    if login is not None:
+    if fapi.enabled(current_app.config):
+        response = _post_with_dpop_proof(endpoint, form, login)
+    else:
+        response = _post_with_client_auth(endpoint, form)
+    if record:
         # Inspector: keep steps 8 and 10 exactly as sent and received (flow.py).
         flow.record_exchange(login, 8, 10, response)
     body = _json(response, "The token endpoint")
@@ -392,10 +423,36 @@ def _token_request(form, login=None):
             "The authorization server would not issue tokens for this login.",
             error=body.get("error", f"HTTP {response.status_code}"),
             error_description=body.get("error_description"))
-    # RFC 6750: Bearer is the only token type this client knows how to send.
-    if str(body.get("token_type", "")).lower() != "bearer":
-        raise TokenRequestRejected(f"The token type {body.get('token_type')!r} is not Bearer.")
+    # RFC 6750: a Bearer token; RFC 9449 §5: under fapi2, a DPoP-bound one, nothing less.
+    expected = "DPoP" if fapi.enabled(current_app.config) else "Bearer"
+    if str(body.get("token_type", "")).lower() != expected.lower():
+        raise TokenRequestRejected(f"The token type {body.get('token_type')!r} is not {expected}.")
     return body
+
+
+def _post_with_dpop_proof(endpoint, form, login):
+    """POST to the token endpoint with a DPoP proof; once more with the AS's nonce if it asks (RFC 9449 §8)."""
+    public_url = _server().metadata()["public_token_endpoint"]
+    response = _post_with_client_auth(endpoint, form, headers={
+        "DPoP": dpop.proof("POST", public_url, nonce=dpop.nonce_for(login))})
+    dpop.remember_nonce(login, response)
+    if response.status_code == 400 and _error_code(response) == "use_dpop_nonce" and response.headers.get("DPoP-Nonce"):
+        # §8: our nonce was missing or stale; a new proof (and assertion) with the one just given.
+        log.info("dpop: the AS asked for its nonce; retrying once flow=%s", login.flow_id)
+        response = _post_with_client_auth(endpoint, form, headers={
+            "DPoP": dpop.proof("POST", public_url, nonce=dpop.nonce_for(login))})
+        dpop.remember_nonce(login, response)
+    db.session.commit()
+    return response
+
+
+def _error_code(response):
+    """The OAuth error code of a JSON error answer, or None."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 def _store_tokens(login, tokens):
@@ -415,12 +472,13 @@ def validate_id_token(id_token, nonce):
         raise IdTokenRejected("The token response has no ID token (was the openid scope granted?).")
     config = current_app.config
     server = _server()
+    algorithms = ID_TOKEN_ALGS[config["PROFILE"]]
     try:
         try:
-            token = jwt.decode(id_token, server.keys(), algorithms=["RS256"])
+            token = jwt.decode(id_token, server.keys(), algorithms=algorithms)
         except InvalidKeyIdError:
             # A key id we have not seen: the AS may have rotated its keys. Fetch once more.
-            token = jwt.decode(id_token, server.keys(refetch=True), algorithms=["RS256"])
+            token = jwt.decode(id_token, server.keys(refetch=True), algorithms=algorithms)
         claims = token.claims
         jwt.JWTClaimsRegistry(
             leeway=CLOCK_SKEW_SECONDS,
@@ -458,7 +516,8 @@ def refresh(login):
                              "Please log in again.")
     log.info("refresh token grant flow=%s", login.flow_id)
     try:
-        tokens = _token_request({"grant_type": "refresh_token", "refresh_token": login.refresh_token})
+        # RFC 9449 §5: under fapi2 the refresh token is bound to our DPoP key; _token_request proves it.
+        tokens = _token_request({"grant_type": "refresh_token", "refresh_token": login.refresh_token}, login)
     except TokenRequestRejected as e:
         raise SessionExpired("Your access could not be renewed. Please log in again.",
                              error=e.error, error_description=e.error_description) from e
@@ -489,6 +548,8 @@ def fetch_flow_trace(login):
 
 def init_app(app):
     """Check the client settings and give the app its view of the AS."""
+    if app.config["PROFILE"] not in PROFILES:
+        raise ValueError(f"PROFILE must be one of {PROFILES}")
     if app.config["TOKEN_ENDPOINT_AUTH_METHOD"] not in AUTH_METHODS:
         raise ValueError(f"TOKEN_ENDPOINT_AUTH_METHOD must be one of {AUTH_METHODS}")
     app.extensions["client_app.auth_server"] = AuthServer(app.config)

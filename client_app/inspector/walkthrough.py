@@ -4,7 +4,9 @@ Brings together, for the current LoginSession:
 - the messages the client recorded (flow.py): steps 1-4, 7-8, 10-12;
 - what the authorization server recorded (POST /oauth/flow-trace): steps 2-7 as it
   served them, and the checks it made at step 9;
-- the two JWTs of step 10, decoded, explained and signature-checked (jwt_view.py);
+- the two JWTs of step 10, decoded, explained and signature-checked (jwt_view.py), and
+  under FAPI 2.0 the client's own: its client assertions (steps 2, 8), its request
+  object (step 2) and its DPoP proofs (steps 8, 11);
 - cross-step checks: the same request_uri in steps 3 and 4, the same code in 7 and 8,
   the same access token in 10 and 11, the verifier of step 8 matching the challenge
   of step 2...
@@ -24,10 +26,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import current_app
 from joserfc.jwk import KeySet
 
+from joserfc.errors import JoseError
+
+from .. import fapi
 from .. import flow
 from .. import masking
 from .. import oauth_client
 from .. import stepmode
+from ..fapi import keys as client_keys
 from ..flow import CHANNELS
 from ..flow import STEPS
 from ..flow import party
@@ -37,8 +43,21 @@ from ..masking import field_kind
 from ..models import now
 from . import jwt_view
 
-# The JWTs of step 10 the inspector takes apart.
+# The JWTs of step 10 the inspector takes apart, and what each is.
 JWT_NAMES = ("id_token", "access_token")
+JWT_TITLES = {
+    "id_token": "The ID token (OpenID Connect Core §2): who logged in",
+    "access_token": "The access token (RFC 9068): what the API will accept",
+    "client_assertion": "The client assertion (RFC 7523 §2.2): the client proves who it is with its "
+                        "own key, instead of a secret",
+    "request_object": "The request object (RFC 9101): the authorization request, signed by the client",
+    "dpop_proof": "The DPoP proof (RFC 9449 §4.2): signed by the client's DPoP key for this one request",
+}
+# FAPI 2.0: the client's own JWTs, where they appear: (step, in the form or a header, its
+# parameter or header, what it is: a JWT_TITLES and jwt_view.CLAIMS_BY_KIND key).
+CLIENT_JWTS = ((2, "form", "client_assertion", "client_assertion"), (2, "form", "request", "request_object"),
+               (8, "form", "client_assertion", "client_assertion"), (8, "header", "dpop", "dpop_proof"),
+               (11, "header", "dpop", "dpop_proof"))
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,17 @@ def _form(message):
     return dict(parse_qsl(message.body, keep_blank_values=True))
 
 
+def _pushed(message):
+    """The pushed authorization parameters: the form's, or the signed request object's (RFC 9126 §3)."""
+    form = _form(message)
+    if "request" not in form:
+        return form
+    try:
+        return {**form, **jwt_view.decode_part(form["request"].split(".")[1])}
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return form
+
+
 def _json(message):
     """A response's JSON object body ({} if none)."""
     try:
@@ -198,31 +228,38 @@ def _header(message, name):
     return next((v for n, v in message.headers if n.lower() == name), "")
 
 
+def client_authentication(authorization, form):
+    """How the client authenticated in a request: the method, and where its credential was."""
+    if authorization:
+        return "client_secret_basic (Authorization: Basic)"
+    if "client_assertion" in form:
+        return "private_key_jwt (a client assertion in the form, RFC 7523 §2.2)"
+    return "client_secret_post (in the form)" if "client_secret" in form else ""
+
+
 def key_values(messages, shows_tokens=False):
     """The values worth pointing at in each step, {step: [(name, the Pieces that show it)]}."""
     m = messages.get
-    push, pushed, sent, callback = _form(m(2)), _json(m(3)), m(4), m(7)
+    push, pushed, sent, callback = _pushed(m(2)), _json(m(3)), m(4), m(7)
     location = _header(sent, "location")
     token_request, tokens = _form(m(8)), _json(m(10))
     auth_2, auth_8, bearer = _header(m(2), "authorization"), _header(m(8), "authorization"), _header(m(11), "authorization")
     values = {
-        2: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_2
-             else "client_secret_post (in the form)" if "client_secret" in push else "", None)]
+        2: [("client authentication", client_authentication(auth_2, _form(m(2))), None)]
            + [(k, push.get(k, ""), field_kind(k)) for k in ("scope", "state", "nonce", "code_challenge",
-                                                          "code_challenge_method", "redirect_uri")],
+                                                          "code_challenge_method", "redirect_uri", "dpop_jkt")],
         3: [("request_uri", str(pushed.get("request_uri", "")), SECRET),
             ("expires_in", str(pushed.get("expires_in", "")), None)],
         4: [("Location", location, None), ("request_uri", _query(location).get("request_uri", ""), SECRET)],
         7: [(k, _query(callback.url if callback else "").get(k, ""), field_kind(k))
             for k in ("code", "state", "iss")],
-        8: [("client authentication", "client_secret_basic (Authorization: Basic)" if auth_8
-             else "client_secret_post (in the form)" if "client_secret" in token_request else "", None),
+        8: [("client authentication", client_authentication(auth_8, token_request), None),
             ("code", token_request.get("code", ""), SECRET),
             ("code_verifier", token_request.get("code_verifier", ""), SECRET),
             ("redirect_uri", token_request.get("redirect_uri", ""), None)],
         10: [(k, str(tokens.get(k, "")), field_kind(k)) for k in (
             "access_token", "id_token", "refresh_token", "token_type", "expires_in", "scope")],
-        11: [("access token (Bearer)", bearer.partition(" ")[2], TOKEN)],
+        11: [(f"access token ({bearer.partition(' ')[0]})", bearer.partition(" ")[2], TOKEN)],
         12: [("status", str(m(12).status) if m(12) else "", None)],
     }
     # A URL (step 4's Location) shows its secret parameters as secret Pieces.
@@ -234,7 +271,7 @@ def key_values(messages, shows_tokens=False):
 def cross_checks(messages, id_token_claims):
     """Values that must be the same in two steps, and whether they are."""
     m = messages.get
-    push, callback = _form(m(2)), _query(m(7).url if m(7) else "")
+    push, callback = _pushed(m(2)), _query(m(7).url if m(7) else "")
     token_request, tokens = _form(m(8)), _json(m(10))
     verifier = token_request.get("code_verifier")
     pairs = [
@@ -248,7 +285,7 @@ def cross_checks(messages, id_token_claims):
          push.get("code_challenge"), create_s256_code_challenge(verifier) if verifier else None),
         (10, "nonce", "the ID token's nonce is the one pushed in step 2 (replay defence)",
          push.get("nonce"), id_token_claims.get("nonce")),
-        (11, "access token", "the Bearer token sent to the API is the access_token of step 10",
+        (11, "access token", "the token sent to the API is the access_token of step 10",
          tokens.get("access_token"), _header(m(11), "authorization").partition(" ")[2] or None),
     ]
     return [{"step": step, "name": name, "label": label,
@@ -289,6 +326,7 @@ def build(login, reveal=False):
     jwts = _jwts(_json(messages.get(10)))
     id_claims = jwts.get("id_token", {}).get("claims_raw", {}) if jwts.get("id_token") else {}
     checks = cross_checks(messages, id_claims)
+    client_jwts = _client_jwts(messages, reveal)
     values = key_values(messages, shows_tokens)
     step_states = states(messages, server, pause)
     steps = []
@@ -304,6 +342,8 @@ def build(login, reveal=False):
             "checks": [c for c in checks if c["step"] == step.number],
             "server_requests": [_as_shown(r, reveal) for r in (server or {}).get("requests", [])
                                 if _shown_at(r, step.number)],
+            "jwts": ([{"name": n, "title": JWT_TITLES[n], "jwt": jwts[n]} for n in JWT_NAMES if n in jwts]
+                     if step.number == 10 else client_jwts.get(step.number, [])),
         })
     token_requests = (server or {}).get("token_requests", [])
     return {
@@ -375,3 +415,40 @@ def _jwts(tokens):
         if explained is not None:
             found[name] = explained
     return found
+
+
+def _client_jwts(messages, reveal):
+    """FAPI 2.0: the JWTs the client signed, by step, explained (secret claims masked unless revealed)."""
+    if not fapi.enabled(current_app.config):
+        return {}
+    own_keys = KeySet.import_key_set(client_keys.public_jwks())
+    found = {}
+    for number, where, field, kind in CLIENT_JWTS:
+        message = messages.get(number)
+        token = _form(message).get(field) if where == "form" else _header(message, field)
+        if not token:
+            continue
+        if kind == "dpop_proof":
+            keys, signer = _proof_key(token), "the public key in the proof's own header"
+        else:
+            keys, signer = own_keys, "the client's JWKS"
+        explained = jwt_view.explain(token, keys, now=now(), kind=kind, signer=signer)
+        if explained is None:
+            continue
+        for claim in explained["claims"]:
+            # A request object carries the login's state and nonce: masked like everywhere else.
+            if field_kind(claim["name"]) and not reveal:
+                value = str(explained["claims_raw"][claim["name"]])
+                claim["value"] = json.dumps(masking.mask(value), ensure_ascii=False)
+        shown = {key: explained[key] for key in ("header", "claims", "signature")}
+        found.setdefault(number, []).append({"name": kind, "title": JWT_TITLES[kind], "jwt": shown})
+    return found
+
+
+def _proof_key(proof):
+    """RFC 9449 §4.2: the public key a DPoP proof carries in its header, as a KeySet (None if unusable)."""
+    try:
+        return KeySet.import_key_set({"keys": [jwt_view.decode_part(proof.split(".")[0])["jwk"]]})
+    except (IndexError, KeyError, TypeError, ValueError, UnicodeDecodeError, JoseError):
+        # No usable jwk in the header: the signature is shown unchecked.
+        return None

@@ -6,6 +6,7 @@ browser login).
 The fake peers record what the client sent, so tests can assert on the wire.
 """
 
+import base64
 import html
 import json
 import re
@@ -89,12 +90,20 @@ def _json_response(status, body, headers=None):
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
 
 
+def unverified_claims(token):
+    """A JWT's claims, read without checking its signature (what a fake peer may do)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 class FakeAuthServer:
     """The AS's back channel: discovery, PAR, token and JWKS, as auth_server answers them.
 
     Attributes a test may change: `down`, `par_error`, `par_expires_in`, `token_error`,
     `refresh_error`, `expires_in`, `id_token_claims` (overrides; None deletes a claim),
-    `omit_id_token`, `token_extra` (merged into token responses), `id_token_key`, `published_keys`.
+    `omit_id_token`, `token_extra` (merged into token responses), `id_token_key`, `published_keys`,
+    `id_token_alg`, `dpop_nonce` (RFC 9449 §8: the nonce proofs must carry; None: no nonce asked)
+    and `par_gives_nonce` (whether PAR answers with it in DPoP-Nonce).
     """
 
     def __init__(self, http, signing_key, issuer, base):
@@ -111,6 +120,9 @@ class FakeAuthServer:
         self.token_extra = {}
         self.id_token_key = signing_key
         self.published_keys = [signing_key]
+        self.id_token_alg = "RS256"
+        self.dpop_nonce = None
+        self.par_gives_nonce = True
         # What the client sent, in order.
         self.discovery_fetches = 0
         self.jwks_fetches = 0
@@ -145,22 +157,28 @@ class FakeAuthServer:
     def _par(self, request):
         """RFC 9126 §2: record the push; 201 with a request_uri."""
         self.pushes.append({"form": dict(parse_qsl(request.body)),
-                            "authorization": request.headers.get("Authorization")})
+                            "authorization": request.headers.get("Authorization"),
+                            "dpop": request.headers.get("DPoP")})
         if self.down:
             return requests.ConnectionError("connection refused")
         if self.par_error:
             return _json_response(*self.par_error)
+        nonce = {"DPoP-Nonce": self.dpop_nonce} if self.dpop_nonce and self.par_gives_nonce else {}
         return _json_response(201, {
             "request_uri": f"urn:ietf:params:oauth:request_uri:req-{len(self.pushes)}",
             "expires_in": self.par_expires_in,
-        })
+        }, nonce)
 
     def _token(self, request):
         """RFC 6749 §4.1.3 and §6: record the grant; tokens, rotated on every refresh."""
         form = dict(parse_qsl(request.body))
-        self.token_requests.append({"form": form, "authorization": request.headers.get("Authorization")})
+        proof = request.headers.get("DPoP")
+        self.token_requests.append({"form": form, "authorization": request.headers.get("Authorization"),
+                                    "dpop": proof})
         if self.down:
             return requests.ConnectionError("connection refused")
+        if self.dpop_nonce and (not proof or unverified_claims(proof).get("nonce") != self.dpop_nonce):
+            return _json_response(400, {"error": "use_dpop_nonce"}, {"DPoP-Nonce": self.dpop_nonce})
         if form.get("grant_type") == "refresh_token" and self.refresh_error:
             return _json_response(*self.refresh_error)
         if form.get("grant_type") == "authorization_code" and self.token_error:
@@ -174,7 +192,7 @@ class FakeAuthServer:
             "scope": SCOPE,
         }
         if form.get("grant_type") == "authorization_code" and not self.omit_id_token:
-            body["id_token"] = self.mint_id_token(nonce=self.pushes[-1]["form"]["nonce"])
+            body["id_token"] = self.mint_id_token(nonce=self.pushed_parameters()["nonce"])
         body.update(self.token_extra)
         return _json_response(200, body)
 
@@ -193,8 +211,13 @@ class FakeAuthServer:
         }
         claims.update(self.id_token_claims)
         claims = {name: value for name, value in claims.items() if value is not None}
-        header = {"alg": "RS256", "kid": self.id_token_key.kid}
-        return jwt.encode(header, claims, self.id_token_key)
+        header = {"alg": self.id_token_alg, "kid": self.id_token_key.kid}
+        return jwt.encode(header, claims, self.id_token_key, algorithms=[self.id_token_alg])
+
+    def pushed_parameters(self):
+        """The last push's authorization parameters: its form, or its request object's claims (RFC 9101)."""
+        form = self.pushes[-1]["form"]
+        return unverified_claims(form["request"]) if "request" in form else form
 
     def refresh_requests(self):
         """The refresh_token grants the client made."""
@@ -220,6 +243,8 @@ class FakeNotesApi:
         self.down = None
         self.answers = []
         self.requests = []
+        # The DPoP header of each request (RFC 9449 §7.1), None where there was none.
+        self.proofs = []
         http.add_callback("GET", f"{NOTES_API}/api/notes", self._handle)
         http.add_callback("POST", f"{NOTES_API}/api/notes", self._handle)
 
@@ -228,6 +253,7 @@ class FakeNotesApi:
         body = json.loads(request.body) if request.body else None
         self.requests.append({"method": request.method, "authorization": request.headers.get("Authorization"),
                               "json": body})
+        self.proofs.append(request.headers.get("DPoP"))
         if self.down is not None:
             return self.down
         if self.answers:
@@ -272,7 +298,7 @@ class LoginFlow:
 
     def pushed(self):
         """The parameters of the client's last push, as the AS received them."""
-        return self.auth_server.pushes[-1]["form"]
+        return self.auth_server.pushed_parameters()
 
     def callback(self, **params):
         """Step 7: come back from the AS; a param set to None is left out."""
