@@ -440,12 +440,13 @@ def config_oauth(app):
     # RFC 7523 §2.2: private_key_jwt, a JWT signed with the client's key (client_assertion.py).
     server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     # The authorization code grant, with OpenID Connect, PKCE (the methods in config:
-    # S256), and the flow trace's watch on its checks (a teaching aid: see the end).
+    # S256), DPoP's binding of the code to a key (RFC 9449 §10), and the flow trace's
+    # watch on its checks (a teaching aid: see the end).
     server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
                                                    PKCE(config["CODE_CHALLENGE_METHODS"]),
                                                    dpop.code_binding,
                                                    flow_trace.watch_token_checks])
-    # Refresh tokens, rotated on every use.
+    # Refresh tokens, rotated on every use (FAPI 2.0 clients keep theirs, §5.3.2.1).
     server.register_grant(RefreshTokenGrant)
     # RFC 9126: the PAR endpoint, and request_uri resolution at /authorize.
     server.register_endpoint(PushedAuthorizationEndpoint(
