@@ -93,11 +93,14 @@ class RelyingParty:
     and `callback` (the redirect back). The session dict stands in for its cookie.
     """
 
-    def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET):
+    def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET, **settings):
+        """`settings` replace the defaults below; a client without a secret passes secret=None."""
         self.command = [node, str(INTEROP / script)]
-        self.env = environment(ISSUER=issuer, CLIENT_ID=CLIENT_ID, CLIENT_SECRET=secret,
-                               REDIRECT_URI=RP_REDIRECT_URI, AUDIENCE=NOTES_API,
-                               SCOPE="openid profile email read:notes offline_access")
+        defaults = {"CLIENT_ID": CLIENT_ID, "REDIRECT_URI": RP_REDIRECT_URI, "AUDIENCE": NOTES_API,
+                    "SCOPE": "openid profile email read:notes offline_access"}
+        if secret is not None:
+            defaults["CLIENT_SECRET"] = secret
+        self.env = environment(ISSUER=issuer, **{**defaults, **settings})
 
     def run(self, mode, session=None):
         """Run the script once; (True, result) on success, (False, error) if it refused."""

@@ -22,6 +22,7 @@ from .conftest import RelyingParty
 from .conftest import our_service
 
 CLIENT_ID = "oauth4webapi-fapi"
+# Never listened on: the test reads the redirect to it and hands it to the relying party.
 REDIRECT_URI = "http://localhost:3000/fapi/callback"
 SCOPE = "openid profile email read:notes"
 
@@ -79,17 +80,18 @@ def fapi_services(tmp_path_factory, rp_keys, request):
                 print(f"\n===== {process.name} log =====\n{process.log()}")
 
 
-@pytest.fixture(scope="module")
-def fapi_rp(node, fapi_services, rp_keys):
+def fapi_relying_party(node, fapi_services, signing, dpop):
     """oauth4webapi as the FAPI 2.0 client, given its issuer, its keys and the API's URL."""
     auth_server, notes_api = fapi_services
-    signing, dpop = rp_keys
-    rp = RelyingParty(node, "fapi_rp.js", auth_server.url)
-    rp.env = {**rp.env, "CLIENT_ID": CLIENT_ID, "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE,
-              "NOTES_API_URL": notes_api.url, "CLIENT_PRIVATE_JWK": private_jwk(signing),
-              "DPOP_PRIVATE_JWK": private_jwk(dpop)}
-    del rp.env["CLIENT_SECRET"]
-    return rp
+    return RelyingParty(node, "fapi_rp.js", auth_server.url, secret=None, CLIENT_ID=CLIENT_ID,
+                        REDIRECT_URI=REDIRECT_URI, SCOPE=SCOPE, NOTES_API_URL=notes_api.url,
+                        CLIENT_PRIVATE_JWK=private_jwk(signing), DPOP_PRIVATE_JWK=private_jwk(dpop))
+
+
+@pytest.fixture(scope="module")
+def fapi_rp(node, fapi_services, rp_keys):
+    """The relying party with the keys it registered."""
+    return fapi_relying_party(node, fapi_services, *rp_keys)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +140,12 @@ def test_notes_api_refuses_the_bound_token_as_a_bearer_token(flow):
     refused = result["bearer_refused"]
     assert refused["status"] == 401
     assert refused["www_authenticate"].startswith("DPoP")
+
+
+def test_a_key_the_client_did_not_register_is_refused_at_par(node, fapi_services, rp_keys):
+    """RFC 7523 §3 and RFC 6749 §5.2: an assertion by another key (same kid) is 401 invalid_client."""
+    _, dpop = rp_keys
+    other = RSAKey.generate_key(2048, parameters={"kid": "rp-ps256", "alg": "PS256", "use": "sig"})
+    ok, error = fapi_relying_party(node, fapi_services, other, dpop).run("authorize")
+    assert not ok
+    assert (error["status"], error["oauth_error"]) == (401, "invalid_client")
