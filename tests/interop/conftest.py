@@ -24,6 +24,7 @@ from tests.stack import authorize
 from tests.stack import environment
 from tests.stack import free_port
 from tests.stack import gunicorn
+from tests.stack import query
 
 INTEROP = Path(__file__).resolve().parent
 
@@ -92,11 +93,14 @@ class RelyingParty:
     and `callback` (the redirect back). The session dict stands in for its cookie.
     """
 
-    def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET):
+    def __init__(self, node, script, issuer, secret=RP_CLIENT_SECRET, **settings):
+        """`settings` replace the defaults below; a client without a secret passes secret=None."""
         self.command = [node, str(INTEROP / script)]
-        self.env = environment(ISSUER=issuer, CLIENT_ID=CLIENT_ID, CLIENT_SECRET=secret,
-                               REDIRECT_URI=RP_REDIRECT_URI, AUDIENCE=NOTES_API,
-                               SCOPE="openid profile email read:notes offline_access")
+        defaults = {"CLIENT_ID": CLIENT_ID, "REDIRECT_URI": RP_REDIRECT_URI, "AUDIENCE": NOTES_API,
+                    "SCOPE": "openid profile email read:notes offline_access"}
+        if secret is not None:
+            defaults["CLIENT_SECRET"] = secret
+        self.env = environment(ISSUER=issuer, **{**defaults, **settings})
 
     def run(self, mode, session=None):
         """Run the script once; (True, result) on success, (False, error) if it refused."""
@@ -211,36 +215,97 @@ class ProviderStack:
         self.provider, self.notes_api, self.client_app = processes
 
 
+def start_provider_stack(node, tmp, issuer_path="", profile="par"):
+    """oidc-provider (in `profile`), our notes_api and client_app pointed at it; yields the stack.
+
+    profile "par": notes-web with its client secret. "fapi2": the FAPI 2.0 Security
+    Profile at the provider, and client_app as notes-fapi (PROFILE=fapi2), whose keys
+    the provider fetches from client_app's jwks_uri.
+    """
+    ports = {name: free_port() for name in ("provider", "client_app", "notes_api")}
+    provider_url = f"http://localhost:{ports['provider']}"
+    issuer = provider_url + issuer_path
+    client_url = f"http://localhost:{ports['client_app']}"
+    api_url = f"http://localhost:{ports['notes_api']}"
+    env = environment(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback",
+                      PROFILE=profile, CLIENT_JWKS_URI=client_url + "/.well-known/jwks.json")
+    if profile == "fapi2":
+        registration = {"PROFILE": "fapi2", "CLIENT_ID": "notes-fapi"}
+    else:
+        registration = {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": "notes-web-secret"}
+    processes = [Service("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
+                         tmp / "provider.log")]
+    try:
+        processes[-1].wait_until_up("/.well-known/openid-configuration")
+        # The API trusts the provider's tokens for our audience: issuer and audience, no more.
+        processes.append(our_service("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API,
+                                     PUBLIC_URL=api_url))
+        processes[-1].wait_until_up("/healthz")
+        # The client: issuer, its registration there, and the API it wants a token for.
+        processes.append(our_service(
+            "client_app", ports["client_app"], tmp, ISSUER=issuer, REDIRECT_URI=client_url + "/callback",
+            CLIENT_BASE_URL=client_url, AUDIENCE="", RESOURCE=NOTES_API, NOTES_API_URL=api_url, **registration))
+        processes[-1].wait_until_up("/healthz")
+        yield ProviderStack(issuer, processes)
+    finally:
+        for process in processes:
+            process.stop()
+
+
 # Issuer identifiers are compared as exact strings (RFC 8414 §3.3, RFC 9207 §2.4), and
 # real ones come both ways: ours has no trailing slash, Auth0's has one
 # ("https://tenant.auth0.com/"). oidc-provider takes either; both must work.
 @pytest.fixture(scope="session", params=["", "/"], ids=["issuer", "issuer-with-trailing-slash"])
 def provider_stack(node, tmp_path_factory, request):
     """oidc-provider, with our notes_api and client_app pointed at it by environment alone."""
-    tmp = tmp_path_factory.mktemp("provider_stack")
-    ports = {name: free_port() for name in ("provider", "client_app", "notes_api")}
-    provider_url = f"http://localhost:{ports['provider']}"
-    issuer = provider_url + request.param
-    client_url = f"http://localhost:{ports['client_app']}"
-    api_url = f"http://localhost:{ports['notes_api']}"
-    env = environment(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback")
-    processes = [Service("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
-                         tmp / "provider.log")]
+    stack = None
     try:
-        processes[-1].wait_until_up("/.well-known/openid-configuration")
-        # The API trusts the provider's tokens for our audience: issuer and audience, no more.
-        processes.append(our_service("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API))
-        processes[-1].wait_until_up("/healthz")
-        # The client: issuer, its registration there, and the API it wants a token for.
-        processes.append(our_service(
-            "client_app", ports["client_app"], tmp, ISSUER=issuer, CLIENT_ID=CLIENT_ID,
-            CLIENT_SECRET="notes-web-secret", REDIRECT_URI=client_url + "/callback",
-            AUDIENCE="", RESOURCE=NOTES_API, NOTES_API_URL=api_url))
-        processes[-1].wait_until_up("/healthz")
-        yield ProviderStack(issuer, processes)
+        for stack in start_provider_stack(node, tmp_path_factory.mktemp("provider_stack"), request.param):
+            yield stack
     finally:
-        for process in processes:
-            process.stop()
-        if request.session.testsfailed:
-            for process in processes:
+        if stack and request.session.testsfailed:
+            for process in stack.processes:
                 print(f"\n===== {process.name} log =====\n{process.log()}")
+
+
+class ProviderUser:
+    """Alice, using our client_app, logging in at oidc-provider's own pages."""
+
+    def __init__(self, browser, stack):
+        self.browser = browser
+        self.client = stack.client_app.url
+        self.provider = stack.provider.url
+
+    def start(self):
+        """Steps 1-4: click "Log in" at the client; returns the provider's login page."""
+        home = self.browser.get(self.client + "/")
+        pushed = self.browser.submit(home)
+        assert pushed.status_code == 303, pushed.text
+        # RFC 9126 §4: the browser carries client_id and request_uri only.
+        authorize_url = pushed.headers["Location"]
+        assert authorize_url.startswith(self.provider + "/auth?")
+        params = query(authorize_url)
+        assert set(params) == {"client_id", "request_uri"}
+        assert params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+        login_page = self.browser.follow(self.browser.get(authorize_url), stop_at=self.client)
+        assert Form(login_page.text).fields["prompt"] == "login"
+        return login_page
+
+    def consent_page(self):
+        """Step 5: log in as alice (devInteractions take any password)."""
+        logged_in = self.browser.submit(self.start(), login="alice", password="any")
+        consent_page = self.browser.follow(logged_in, stop_at=self.client)
+        assert Form(consent_page.text).fields["prompt"] == "consent"
+        # The consent page lists what the client pushed: the API's scopes included.
+        assert "read:notes" in consent_page.text
+        return consent_page
+
+    def allow(self):
+        """Steps 6-7: consent; returns the redirect back to the client (not followed)."""
+        return self.browser.follow(self.browser.submit(self.consent_page()), stop_at=self.client)
+
+    def deny(self):
+        """Steps 6-7: cancel at the consent page (oidc-provider's abort route)."""
+        consent_page = self.consent_page()
+        abort = re.search(r'href="([^"]*/abort)"', consent_page.text).group(1)
+        return self.browser.follow(self.browser.get(urljoin(consent_page.url, abort)), stop_at=self.client)

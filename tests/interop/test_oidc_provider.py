@@ -5,57 +5,13 @@ access tokens (RFC 9068) for the resource urn:my-notes-api. client_app and
 notes_api are pointed at it by environment variables alone (see provider_stack).
 """
 
-import re
 from urllib.parse import urljoin
 
 import pytest
 
 from tests.stack import query
 
-from .conftest import Form
-
-
-class ProviderUser:
-    """Alice, using our client_app, logging in at oidc-provider's own pages."""
-
-    def __init__(self, browser, stack):
-        self.browser = browser
-        self.client = stack.client_app.url
-        self.provider = stack.provider.url
-
-    def start(self):
-        """Steps 1-4: click "Log in" at the client; returns the provider's login page."""
-        home = self.browser.get(self.client + "/")
-        pushed = self.browser.submit(home)
-        assert pushed.status_code == 303
-        # RFC 9126 §4: the browser carries client_id and request_uri only.
-        authorize_url = pushed.headers["Location"]
-        assert authorize_url.startswith(self.provider + "/auth?")
-        params = query(authorize_url)
-        assert set(params) == {"client_id", "request_uri"}
-        assert params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
-        login_page = self.browser.follow(self.browser.get(authorize_url), stop_at=self.client)
-        assert Form(login_page.text).fields["prompt"] == "login"
-        return login_page
-
-    def consent_page(self):
-        """Step 5: log in as alice (devInteractions take any password)."""
-        logged_in = self.browser.submit(self.start(), login="alice", password="any")
-        consent_page = self.browser.follow(logged_in, stop_at=self.client)
-        assert Form(consent_page.text).fields["prompt"] == "consent"
-        # The consent page lists what the client pushed: the API's scopes included.
-        assert "read:notes" in consent_page.text
-        return consent_page
-
-    def allow(self):
-        """Steps 6-7: consent; returns the redirect back to the client (not followed)."""
-        return self.browser.follow(self.browser.submit(self.consent_page()), stop_at=self.client)
-
-    def deny(self):
-        """Steps 6-7: cancel at the consent page (oidc-provider's abort route)."""
-        consent_page = self.consent_page()
-        abort = re.search(r'href="([^"]*/abort)"', consent_page.text).group(1)
-        return self.browser.follow(self.browser.get(urljoin(consent_page.url, abort)), stop_at=self.client)
+from .conftest import ProviderUser
 
 
 @pytest.fixture
