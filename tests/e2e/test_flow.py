@@ -56,4 +56,4 @@ def test_back_channel_between_containers_front_channel_through_the_host(browser,
         assert not browser_side & containers
     # The services used the internal name, not the issuer's localhost.
     assert "endpoint=http://auth-server:9000/oauth/par" in stack.logs("client_app")
-    assert "fetching http://auth-server:9000/.well-known/jwks.json" in stack.logs("notes_api")
+    assert "fetched JWKS from http://auth-server:9000/.well-known/jwks.json" in stack.logs("notes_api")

@@ -104,7 +104,7 @@ def test_back_channel_goes_through_the_proxy(stack):
         assert finish(browser, stack, authorize(browser, push(browser, stack))).status_code == 200
 
     assert "endpoint=http://auth-proxy:9000/oauth/par" in stack.logs("client_app")
-    assert "fetching http://auth-proxy:9000/.well-known/jwks.json" in stack.logs("notes_api")
+    assert "fetched JWKS from http://auth-proxy:9000/.well-known/jwks.json" in stack.logs("notes_api")
     # Every protocol request a replica saw came from the proxy's address: the browser's
     # steps and the client's back-channel calls alike.
     proxy = stack.address("auth_proxy")
