@@ -45,6 +45,15 @@ wait_for() {
   exit 1
 }
 
+# A port already taken (an earlier `make demo` still running) would make the health
+# checks below answer for the old services: say so and stop instead.
+for port in "$AUTH_PORT" "$API_PORT" "$CLIENT_PORT"; do
+  if curl -s -o /dev/null "http://localhost:$port/"; then
+    echo "Port $port is already in use (is another \`make demo\` running?); stop it first." >&2
+    exit 1
+  fi
+done
+
 start auth_server "$AUTH_PORT"
 wait_for auth_server "http://localhost:$AUTH_PORT/.well-known/openid-configuration"
 start notes_api "$API_PORT"
