@@ -18,6 +18,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from auth_server.config import Config
 from tests.stack import consent
 from tests.stack import environment
 from tests.stack import free_port
@@ -89,10 +90,11 @@ def one_flow(replicas, keys):
 
 
 def test_replicas_share_one_signing_key(replicas):
-    """Started at the same moment, the replicas agreed on one key and one JWKS."""
+    """Started at the same moment, the replicas agreed on one key per algorithm and one JWKS."""
     jwks = [requests.get(base + "/.well-known/jwks.json", timeout=10).json() for base in replicas]
     assert jwks[0] == jwks[1] == jwks[2]
-    assert len(jwks[0]["keys"]) == 1
+    algs = [key["alg"] for key in jwks[0]["keys"]]
+    assert sorted(algs) == sorted(Config.SIGNING_ALGS)  # exactly one key each, none made twice
 
 
 def test_a_thousand_flows_across_three_replicas(replicas):
