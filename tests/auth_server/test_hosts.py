@@ -17,10 +17,9 @@ INTERNAL = "auth-server"
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(test_config):
     """The server as compose runs it: ISSUER plus the internal name and the loopback address."""
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                       "ISSUER": ISSUER, "TRUSTED_HOSTS": [INTERNAL, "127.0.0.1"]})
+    return create_app({**test_config, "ISSUER": ISSUER, "TRUSTED_HOSTS": [INTERNAL, "127.0.0.1"]})
 
 
 def test_demo_default_names():
@@ -46,19 +45,17 @@ def test_own_names_are_served(client, host):
     assert response.json["issuer"] == ISSUER
 
 
-def test_issuer_of_another_deployment_is_trusted(tmp_path):
+def test_issuer_of_another_deployment_is_trusted(test_config):
     """A server whose ISSUER is https://as.example.com answers to as.example.com."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                      "ISSUER": "https://as.example.com", "TRUSTED_HOSTS": []})
+    app = create_app({**test_config, "ISSUER": "https://as.example.com", "TRUSTED_HOSTS": []})
     client = app.test_client()
     assert client.get("/", headers={"Host": "as.example.com"}).status_code == 200
     assert client.get("/", headers={"Host": "localhost"}).status_code == 400
 
 
-def test_names_with_an_underscore_cannot_be_trusted(tmp_path):
+def test_names_with_an_underscore_cannot_be_trusted(test_config):
     """Werkzeug refuses "_" in a Host (RFC 1123 §2.1 host names): compose adds hyphenated aliases."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                      "TRUSTED_HOSTS": ["auth_server"]})
+    app = create_app({**test_config, "TRUSTED_HOSTS": ["auth_server"]})
     assert app.test_client().get("/", headers={"Host": "auth_server:9000"}).status_code == 400
 
 

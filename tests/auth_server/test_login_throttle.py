@@ -106,10 +106,9 @@ def test_the_lock_comes_back_at_once_while_guessing_goes_on(app, flow, clock):
     assert wrong_password_in_new_logins(flow, 1) == [429]
 
 
-def test_the_per_address_limit_locks_the_address_not_the_user(tmp_path, clock):
+def test_the_per_address_limit_locks_the_address_not_the_user(test_config, clock):
     """One address guessing many usernames is locked; the user, from elsewhere, is not."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/as.sqlite",
-                      "MAX_FAILED_LOGINS_PER_ADDRESS": 3})
+    app = create_app({**test_config, "MAX_FAILED_LOGINS_PER_ADDRESS": 3})
     attacker, user = Flow(app.test_client()), Flow(app.test_client())
     attacker.client.environ_base["REMOTE_ADDR"] = "192.0.2.66"
     user.client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
