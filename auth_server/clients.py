@@ -6,6 +6,9 @@ start with an error naming the client and the field, never a 500 later.
 
 The demo clients (clients.json; JSON holds no comments, so they are explained here):
 - notes-web: the client app, a confidential client with a DEMO ONLY well-known secret.
+- notes-classic: the client app's "classic" profile, the same but without PAR: the
+  one web client allowed to send its whole authorization request through the browser,
+  so that a learner can compare the two (PKCE is still required).
 - seed-cli: the seed's curl commands, verbatim but for the host. The seed sends no
   code_challenge, so require_pkce is false; its token response (step 10) has a
   refresh_token without offline_access, so refresh_token_without_offline_access is true.
@@ -13,6 +16,8 @@ The demo clients (clients.json; JSON holds no comments, so they are explained he
   with no grant types and no redirect URIs: it can neither push nor get tokens.
 - notes-lab: the attack lab's own client, so its attacks spend neither notes-web's PAR
   budget nor a client worker's time; its request_uri lives 2 s, so the expiry attack waits 3 s.
+  notes-lab-classic and notes-lab-fapi are its twins in the other two profiles, for the
+  defence matrix: an attack that succeeds against a profile does so against the lab's own client.
 - notes-fapi: the client app under the FAPI 2.0 Security Profile (security_profile
   "fapi2"): private_key_jwt with the keys at its jwks_uri, signed request objects,
   DPoP-bound access tokens (RFC 9449 §5.2), PS256 ID tokens.

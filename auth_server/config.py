@@ -107,8 +107,10 @@ class Config:
     ID_TOKEN_EXPIRES_IN = int(_env("ID_TOKEN_EXPIRES_IN", "3600"))
     REFRESH_TOKEN_EXPIRES_IN = int(_env("REFRESH_TOKEN_EXPIRES_IN", str(30 * 86400)))
 
-    # RFC 9126 §5: every client must use PAR (default true; "false" leaves it per client).
-    REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = _env("REQUIRE_PAR", "true") == "true"
+    # RFC 9126 §5: "true" makes every client use PAR. The default, "false", leaves it to
+    # each client's registration (RFC 9126 §6): all but notes-classic, the "classic"
+    # profile that shows what PAR changes, require it. Discovery says which, truthfully.
+    REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = _env("REQUIRE_PAR", "false") == "true"
 
     # What this server supports, one list each: the policy (oauth2.py, par.py, tokens.py)
     # enforces them and discovery advertises them as they are (RFC 8414 §2), so the two

@@ -115,7 +115,8 @@ class Stack:
         common = {"PORT": str(self.ports[name]), "WEB_CONCURRENCY": "2", "ISSUER": self.auth,
                   "DATABASE_URL": f"sqlite:///{self.tmp}/{name}.sqlite"}
         extra = {
-            "auth_server": {"NOTES_WEB_REDIRECT_URI": self.client + "/callback"},
+            "auth_server": {"NOTES_WEB_REDIRECT_URI": self.client + "/callback",
+                            "NOTES_FAPI_JWKS_URI": self.client + "/.well-known/jwks.json"},
             "client_app": {"REDIRECT_URI": self.client + "/callback", "NOTES_API_URL": self.api,
                            "CLIENT_BASE_URL": self.client},
             "notes_api": {"PUBLIC_URL": self.api},

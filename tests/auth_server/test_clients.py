@@ -39,9 +39,14 @@ def own_rp(**metadata):
 
 
 def test_the_default_file_registers_the_demo_clients():
-    """The demo clients, as before, and the FAPI 2.0 one (RFC 7591 names)."""
+    """The demo clients: the app and the lab in three profiles each, seed-cli, notes-api (RFC 7591 names)."""
     clients = {client["client_id"]: client for client in load(Config.CLIENTS_FILE)}
-    assert set(clients) == {"notes-web", "seed-cli", "notes-api", "notes-lab", "notes-fapi"}
+    assert set(clients) == {"notes-web", "notes-classic", "notes-fapi", "seed-cli", "notes-api",
+                            "notes-lab", "notes-lab-classic", "notes-lab-fapi"}
+    # RFC 9126 §6: the classic ones are the only clients that may skip PAR.
+    skip_par = {name for name, client in clients.items()
+                if client.get("redirect_uris") and not client.get("require_pushed_authorization_requests")}
+    assert skip_par == {"notes-classic", "notes-lab-classic"}
     assert clients["notes-web"]["token_endpoint_auth_methods"] == ["client_secret_basic", "client_secret_post"]
     assert clients["seed-cli"]["token_endpoint_auth_method"] == "client_secret_post"
     fapi = clients["notes-fapi"]
@@ -57,7 +62,7 @@ def test_the_default_file_registers_the_demo_clients():
 def test_environment_overrides_expand_at_load(monkeypatch):
     """DEMO ONLY secrets and redirect URIs: "${NAME:-default}" reads the environment."""
     monkeypatch.setenv("NOTES_WEB_SECRET", "from-the-environment")
-    monkeypatch.setenv("NOTES_FAPI_REDIRECT_URI", "https://rp.example/cb")
+    monkeypatch.setenv("NOTES_WEB_REDIRECT_URI", "https://rp.example/cb")
     clients = {client["client_id"]: client for client in load(Config.CLIENTS_FILE)}
     assert clients["notes-web"]["client_secret"] == "from-the-environment"
     assert clients["notes-fapi"]["redirect_uris"] == ["https://rp.example/cb"]

@@ -11,7 +11,9 @@ def test_metadata_advertises_par(client, path):
     metadata = client.get(path).json
     assert metadata["issuer"] == "http://localhost:9000"
     assert metadata["pushed_authorization_request_endpoint"] == "http://localhost:9000/oauth/par"
-    assert metadata["require_pushed_authorization_requests"] is True
+    # RFC 9126 §5: false, as one client (notes-classic) may skip PAR; the others' own
+    # registrations require it (§6).
+    assert metadata["require_pushed_authorization_requests"] is False
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert metadata["authorization_endpoint"] == "http://localhost:9000/authorize"
     assert metadata["token_endpoint"] == "http://localhost:9000/oauth/token"

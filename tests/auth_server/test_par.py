@@ -189,7 +189,8 @@ def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
 @pytest.mark.parametrize("response_types, error", [(["token"], "unauthorized_client")])
 def test_client_not_registered_for_code_is_unauthorized_client(test_config, response_types, error):
     """RFC 6749 §4.1.2.1 (via RFC 9126 §2.3): a client may only use its registered response types."""
-    clients = [dict(Config.CLIENTS[1], response_types=response_types)]
+    seed_cli = next(client for client in Config.CLIENTS if client["client_id"] == "seed-cli")
+    clients = [dict(seed_cli, response_types=response_types)]
     app = create_app({**test_config, "CLIENTS": clients})
     response = app.test_client().post("/oauth/par", data={
         "client_id": "seed-cli", "client_secret": "seed-cli-secret", "redirect_uri": "https://jwt.io",

@@ -26,7 +26,7 @@ def fapi_stack(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("fapi_stack")
     stack = Stack(tmp)
     stack.overrides = {
-        "auth_server": {"NOTES_FAPI_REDIRECT_URI": stack.client + "/callback",
+        "auth_server": {"NOTES_WEB_REDIRECT_URI": stack.client + "/callback",
                         "NOTES_FAPI_JWKS_URI": stack.client + "/.well-known/jwks.json"},
         "client_app": {"PROFILE": "fapi2"},
     }
