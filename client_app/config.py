@@ -6,6 +6,7 @@ this client is registered there, and where the Notes API lives.
 """
 
 import os
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
@@ -27,11 +28,42 @@ def host_names(value):
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
+def profile_names(value):
+    """Comma-separated profile names as a tuple, blanks dropped."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 def trusted_hosts(config):
     """The host names the client answers to: REDIRECT_URI's and CLIENT_BASE_URL's, then TRUSTED_HOSTS'."""
     urls = (config["REDIRECT_URI"], config["CLIENT_BASE_URL"])
     names = [*(urlsplit(url).hostname for url in urls), *config["TRUSTED_HOSTS"]]
     return list(dict.fromkeys(name for name in names if name))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One way this client logs in: a registration at the AS, and the flow it runs."""
+
+    name: str
+    title: str
+    client_id: str
+    client_secret: str  # "" under FAPI 2.0: the client signs assertions instead
+    # RFC 9126: the request is pushed; the browser carries only client_id and request_uri.
+    pushes: bool
+    # FAPI 2.0: private_key_jwt, a signed request object through PAR, DPoP-bound tokens.
+    fapi: bool
+
+
+def profiles(config, lab=False):
+    """The three profiles, by name, with this client's registrations (or the lab's twins)."""
+    prefix = "LAB_" if lab else ""
+    return {
+        "classic": Profile("classic", "Classic (no PAR)", config[prefix + "CLASSIC_CLIENT_ID"],
+                           config[prefix + "CLASSIC_CLIENT_SECRET"], pushes=False, fapi=False),
+        "par": Profile("par", "PAR", config[prefix + "CLIENT_ID"], config[prefix + "CLIENT_SECRET"],
+                       pushes=True, fapi=False),
+        "fapi2": Profile("fapi2", "FAPI 2.0", config[prefix + "FAPI_CLIENT_ID"], "", pushes=True, fapi=True),
+    }
 
 
 class Config:
@@ -45,16 +77,23 @@ class Config:
     # docker: http://auth-server:9000). Empty means "the same as ISSUER".
     AUTH_SERVER_INTERNAL_URL = _env("AUTH_SERVER_INTERNAL_URL", "").rstrip("/")
 
-    # Which flow this client runs: "par" (PAR with a client secret, as notes-web) or
-    # "fapi2" (the FAPI 2.0 Security Profile, as notes-fapi: private_key_jwt, a signed
-    # request object pushed through PAR, DPoP-bound tokens). See client_app/fapi/.
+    # The profiles this client offers on its home page, each a registration of its own
+    # at the AS (Profile, above): "classic" (every parameter in the browser's URL, no
+    # PAR), "par" (the seed's flow) and "fapi2" (the FAPI 2.0 Security Profile:
+    # private_key_jwt, a signed request object pushed through PAR, DPoP-bound tokens).
+    # A comma-separated list; PROFILE is the one chosen unless the user picks another.
+    PROFILES = profile_names(_env("PROFILES", "classic,par,fapi2"))
     PROFILE = _env("PROFILE", "par")
 
-    # How this client is registered at the authorization server.
-    CLIENT_ID = _env("CLIENT_ID", "notes-fapi" if PROFILE == "fapi2" else "notes-web")
-    # DEMO ONLY: a well-known secret; a real client reads it from a vault. Under fapi2
-    # there is no secret: the client proves itself with its own key (private_key_jwt).
-    CLIENT_SECRET = _env("CLIENT_SECRET", "" if PROFILE == "fapi2" else "notes-web-secret")
+    # How this client is registered at the authorization server, per profile.
+    # par: DEMO ONLY, a well-known secret; a real client reads it from a vault.
+    CLIENT_ID = _env("CLIENT_ID", "notes-web")
+    CLIENT_SECRET = _env("CLIENT_SECRET", "notes-web-secret")
+    # classic: the one client the AS lets skip PAR (RFC 9126 §6).
+    CLASSIC_CLIENT_ID = _env("CLASSIC_CLIENT_ID", "notes-classic")
+    CLASSIC_CLIENT_SECRET = _env("CLASSIC_CLIENT_SECRET", "notes-classic-secret")
+    # fapi2: no secret, the client proves itself with its own key (private_key_jwt).
+    FAPI_CLIENT_ID = _env("FAPI_CLIENT_ID", "notes-fapi")
     # fapi2: the alg of the key that signs client assertions and request objects
     # (FAPI 2.0 §5.4.1: PS256 or ES256; notes-fapi is registered with PS256).
     CLIENT_SIGNING_ALG = _env("CLIENT_SIGNING_ALG", "PS256")
@@ -63,9 +102,12 @@ class Config:
     TOKEN_ENDPOINT_AUTH_METHOD = _env("TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic")
     # The attack lab pushes as a client of its own (DEMO ONLY, registered at the AS with
     # a 2 s request_uri lifetime), so its attacks spend neither this client's PAR
-    # budget nor a worker's time.
+    # budget nor a worker's time; the defence matrix also uses its classic and FAPI twins.
     LAB_CLIENT_ID = _env("LAB_CLIENT_ID", "notes-lab")
     LAB_CLIENT_SECRET = _env("LAB_CLIENT_SECRET", "notes-lab-secret")
+    LAB_CLASSIC_CLIENT_ID = _env("LAB_CLASSIC_CLIENT_ID", "notes-lab-classic")
+    LAB_CLASSIC_CLIENT_SECRET = _env("LAB_CLASSIC_CLIENT_SECRET", "notes-lab-classic-secret")
+    LAB_FAPI_CLIENT_ID = _env("LAB_FAPI_CLIENT_ID", "notes-lab-fapi")
     REDIRECT_URI = _env("REDIRECT_URI", "http://localhost:3000/callback")
     # offline_access asks for a refresh token (OIDC Core §11).
     SCOPE = _env("SCOPE", "openid profile email read:notes write:notes offline_access")

@@ -43,8 +43,10 @@ class LoginSession(db.Model):
     # A short id for the logs, so a flow can be followed without logging the handle.
     flow_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[int] = mapped_column(Integer, default=now)
+    # Which of the client's profiles this login runs (config.profiles): classic, par or fapi2.
+    profile: Mapped[str] = mapped_column(String(16), default="par")
 
-    # Step 2: what we pushed. `state` is set to None once a callback has used it.
+    # Step 2: what we pushed (classic: step 4's URL). `state` is None once a callback used it.
     state: Mapped[str | None] = mapped_column(String(128))
     nonce: Mapped[str | None] = mapped_column(String(128))
     code_verifier: Mapped[str | None] = mapped_column(String(128))

@@ -11,7 +11,6 @@ import re
 import requests
 from flask import current_app
 
-from . import fapi
 from . import flow
 from . import oauth_client
 from .errors import PageError
@@ -119,7 +118,7 @@ def _request(login, method, path, json=None):
 def authorization_headers(login, method, path):
     """The headers that carry the access token: Bearer, or under fapi2 DPoP with a proof."""
     config = current_app.config
-    if not fapi.enabled(config):
+    if not oauth_client.profile_of(login).fapi:
         # RFC 6750 §2.1: the token goes in the Authorization header, never in the URL.
         return {"Authorization": f"Bearer {login.access_token}", "Accept": "application/json"}
     # RFC 9449 §4.3: htu is the URL the API knows itself by, which NOTES_API_URL may not be.

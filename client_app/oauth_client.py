@@ -10,10 +10,15 @@ Step numbers follow the seed diagram (par-flow.md, the twelve arrows):
 Every call here is on the back channel (this process to the AS) except step 4,
 which is the only URL the browser sees.
 
-With PROFILE=fapi2 (FAPI 2.0) the same steps add what fapi/ makes: a client assertion
-instead of the secret (private_key_jwt), the request signed as a request object at
-step 2, and DPoP: the code bound to the client's DPoP key, a proof with every token
-request, and DPoP-bound tokens (token_type DPoP).
+Each login runs one of the client's three profiles (config.profiles), chosen on the
+home page and kept on its LoginSession:
+  par      the seed's flow, as above, with the client secret.
+  classic  no push: steps 2-3 do not happen, and step 4's URL carries the whole
+           request (RFC 6749 §4.1.1), the way most apps still do it.
+  fapi2    FAPI 2.0: the same steps with what fapi/ makes: a client assertion instead
+           of the secret (private_key_jwt), the request signed as a request object at
+           step 2, and DPoP: the code bound to the client's DPoP key, a proof with every
+           token request, and DPoP-bound tokens (token_type DPoP).
 """
 
 import hmac
@@ -33,8 +38,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
-from . import fapi
 from . import flow
+from .config import profiles
 from .errors import PageError
 from .fapi import assertions
 from .fapi import dpop
@@ -53,10 +58,9 @@ CLOCK_SKEW_SECONDS = 60
 UNFINISHED_LOGIN_SECONDS = 3600
 # RFC 6749 §2.3.1: the two ways a confidential client may send its secret.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-PROFILES = ("par", "fapi2")
 # The alg the AS signs our ID tokens with: its default, or what notes-fapi is registered
 # with (id_token_signed_response_alg; FAPI 2.0 §5.4.1). RFC 8725 §3.1: we decide.
-ID_TOKEN_ALGS = {"par": ["RS256"], "fapi2": ["PS256"]}
+ID_TOKEN_ALGS = {"classic": ["RS256"], "par": ["RS256"], "fapi2": ["PS256"]}
 # RFC 9126 §2.2: the request_uri the PAR endpoint returns is a URN under this prefix,
 # followed by the server's one-time reference to the pushed request.
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -199,6 +203,16 @@ def _server():
     return current_app.extensions["client_app.auth_server"]
 
 
+def offered_profiles():
+    """The profiles this client offers on its home page, in order (PROFILES)."""
+    return [current_app.extensions["client_app.profiles"][name] for name in current_app.config["PROFILES"]]
+
+
+def profile_of(login):
+    """The Profile a login runs."""
+    return current_app.extensions["client_app.profiles"][login.profile]
+
+
 def _send(method, url, timeout, **kwargs):
     """One outbound HTTP call with a timeout; an unreachable AS becomes a 502 page."""
     try:
@@ -229,14 +243,14 @@ def client_authentication(form, client_id, client_secret, method):
     return form, (quote(client_id, safe=""), quote(client_secret, safe=""))
 
 
-def _post_with_client_auth(url, form, headers=None):
-    """POST a form to the AS, authenticated as this client (fapi2: a fresh client assertion)."""
+def _post_with_client_auth(url, form, profile, headers=None):
+    """POST a form to the AS, authenticated as the profile's client (fapi2: a fresh client assertion)."""
     config = current_app.config
-    if fapi.enabled(config):
+    if profile.fapi:
         # RFC 7523 §2.2: a new assertion for each call, as the AS takes each one once.
-        form, auth = {**form, **assertions.authentication_form(config["CLIENT_ID"], config["ISSUER"])}, None
+        form, auth = {**form, **assertions.authentication_form(profile.client_id, config["ISSUER"])}, None
     else:
-        form, auth = client_authentication(form, config["CLIENT_ID"], config["CLIENT_SECRET"],
+        form, auth = client_authentication(form, profile.client_id, profile.client_secret,
                                            config["TOKEN_ENDPOINT_AUTH_METHOD"])
     return _send("POST", url, config["HTTP_TIMEOUT_SECONDS"], data=form, auth=auth, headers=headers)
 
@@ -254,16 +268,18 @@ def _same(received, expected):
     return hmac.compare_digest(received.encode(), expected.encode())
 
 
-def start_login(push=True):
-    """Steps 1-3: a new LoginSession, pushed to the PAR endpoint; returns the saved row.
+def start_login(profile, push=True):
+    """Steps 1-3: a new LoginSession for a profile, pushed to the PAR endpoint; returns the saved row.
 
-    push=False (step-by-step mode) saves the row unpushed: the inspector's "Send
-    step 2" button pushes it later with push_authorization_request.
+    The classic profile never pushes. push=False (step-by-step mode) saves the row
+    unpushed: the inspector's "Send step 2" button pushes it later with
+    push_authorization_request.
     """
     LoginSession.purge_unfinished(UNFINISHED_LOGIN_SECONDS)
     login = LoginSession(
         id=secrets.token_urlsafe(32),
         flow_id=secrets.token_hex(4),
+        profile=profile.name,
         # RFC 6749 §10.12: state ties the callback to this browser (CSRF defence).
         state=secrets.token_urlsafe(32),
         # OIDC Core §3.1.2.1: nonce ties the ID token to this login (replay defence).
@@ -271,20 +287,19 @@ def start_login(push=True):
         # RFC 7636 §4.1: a high-entropy verifier of 43-128 unreserved characters.
         code_verifier=secrets.token_urlsafe(48),
     )
-    if push:
+    if push and profile.pushes:
         push_authorization_request(login)
     db.session.add(login)
     db.session.commit()
     return login
 
 
-def push_authorization_request(login):
-    """Steps 2-3: POST the authorization request to the PAR endpoint (RFC 9126 §2.1)."""
+def authorization_request(login):
+    """The authorization request (RFC 6749 §4.1.1): pushed at step 2, or under classic, step 4's URL."""
     config = current_app.config
-    endpoint = _server().metadata()["pushed_authorization_request_endpoint"]
-    form = {
+    return {
         "response_type": "code",
-        "client_id": config["CLIENT_ID"],
+        "client_id": profile_of(login).client_id,
         "redirect_uri": config["REDIRECT_URI"],
         "scope": config["SCOPE"],
         "state": login.state,
@@ -295,14 +310,21 @@ def push_authorization_request(login):
         # The API the access token is for: Auth0's `audience`, RFC 8707 §2's `resource`.
         **_configured(audience="AUDIENCE", resource="RESOURCE"),
     }
-    if fapi.enabled(config):
+
+
+def push_authorization_request(login):
+    """Steps 2-3: POST the authorization request to the PAR endpoint (RFC 9126 §2.1)."""
+    profile = profile_of(login)
+    endpoint = _server().metadata()["pushed_authorization_request_endpoint"]
+    form = authorization_request(login)
+    if profile.fapi:
         # RFC 9449 §10: bind the code to our DPoP key. RFC 9126 §3: the whole request
         # is signed as a request object; only client_id and the assertion go beside it.
         form["dpop_jkt"] = dpop.thumbprint()
-        form = {"client_id": config["CLIENT_ID"],
-                "request": request_object.request_object(form, config["CLIENT_ID"], config["ISSUER"])}
-    log.info("step 2 push flow=%s endpoint=%s", login.flow_id, endpoint)
-    response = _post_with_client_auth(endpoint, form)
+        form = {"client_id": profile.client_id, "request": request_object.request_object(
+            form, profile.client_id, current_app.config["ISSUER"])}
+    log.info("step 2 push flow=%s profile=%s endpoint=%s", login.flow_id, profile.name, endpoint)
+    response = _post_with_client_auth(endpoint, form, profile)
     # Inspector: keep steps 2 and 3 exactly as sent and received (flow.py).
     flow.record_exchange(login, 2, 3, response)
     body = _json(response, "The PAR endpoint")
@@ -314,7 +336,7 @@ def push_authorization_request(login):
             error=body.get("error", f"HTTP {response.status_code}"),
             error_description=body.get("error_description"))
     login.request_uri = body["request_uri"]
-    if fapi.enabled(config):
+    if profile.fapi:
         # RFC 9449 §8.2: the AS hands out its nonce with every answer; the token request will need it.
         dpop.remember_nonce(login, response)
     log.info("step 3 request_uri received flow=%s expires_in=%s", login.flow_id, body.get("expires_in"))
@@ -323,8 +345,14 @@ def push_authorization_request(login):
 def authorization_url(login):
     """Step 4: the authorization endpoint with only client_id and request_uri (RFC 9126 §4)."""
     endpoint = _server().metadata()["authorization_endpoint"]
-    # Everything else (scope, state, PKCE...) was pushed in step 2, out of the browser's reach.
-    query = urlencode({"client_id": current_app.config["CLIENT_ID"], "request_uri": login.request_uri})
+    profile = profile_of(login)
+    if profile.pushes:
+        # Everything else (scope, state, PKCE...) was pushed in step 2, out of the browser's reach.
+        query = urlencode({"client_id": profile.client_id, "request_uri": login.request_uri})
+    else:
+        # Classic: the whole request rides in the URL, where the browser (and its history,
+        # extensions, the AS's access log) sees and can change it (RFC 9126 §1).
+        query = urlencode(authorization_request(login))
     separator = "&" if urlsplit(endpoint).query else "?"
     log.info("step 4 redirect flow=%s", login.flow_id)
     return endpoint + separator + query
@@ -389,7 +417,7 @@ def exchange_code(login, code):
     }
     log.info("step 8 token request flow=%s", login.flow_id)
     tokens = _token_request(form, login, record=True)
-    claims = validate_id_token(tokens.get("id_token"), login.nonce)
+    claims = validate_id_token(tokens.get("id_token"), login.nonce, profile_of(login))
     _store_tokens(login, tokens)
     login.id_token = tokens["id_token"]
     login.claims = claims
@@ -409,10 +437,11 @@ def _token_request(form, login, record=False):
     # RFC 8707 §2.2: name the resource again, or a server may issue a token for
     # another one (oidc-provider: for its UserInfo endpoint).
     form = {**form, **_configured(resource="RESOURCE")}
-    if fapi.enabled(current_app.config):
+    profile = profile_of(login)
+    if profile.fapi:
         response = _post_with_dpop_proof(endpoint, form, login)
     else:
-        response = _post_with_client_auth(endpoint, form)
+        response = _post_with_client_auth(endpoint, form, profile)
     if record:
         # Inspector: keep steps 8 and 10 exactly as sent and received (flow.py).
         flow.record_exchange(login, 8, 10, response)
@@ -424,7 +453,7 @@ def _token_request(form, login, record=False):
             error=body.get("error", f"HTTP {response.status_code}"),
             error_description=body.get("error_description"))
     # RFC 6750: a Bearer token; RFC 9449 §5: under fapi2, a DPoP-bound one, nothing less.
-    expected = "DPoP" if fapi.enabled(current_app.config) else "Bearer"
+    expected = "DPoP" if profile.fapi else "Bearer"
     if str(body.get("token_type", "")).lower() != expected.lower():
         raise TokenRequestRejected(f"The token type {body.get('token_type')!r} is not {expected}.")
     return body
@@ -433,13 +462,14 @@ def _token_request(form, login, record=False):
 def _post_with_dpop_proof(endpoint, form, login):
     """POST to the token endpoint with a DPoP proof; once more with the AS's nonce if it asks (RFC 9449 §8)."""
     public_url = _server().metadata()["public_token_endpoint"]
-    response = _post_with_client_auth(endpoint, form, headers={
+    profile = profile_of(login)
+    response = _post_with_client_auth(endpoint, form, profile, headers={
         "DPoP": dpop.proof("POST", public_url, nonce=dpop.nonce_for(login))})
     dpop.remember_nonce(login, response)
     if response.status_code == 400 and _error_code(response) == "use_dpop_nonce" and response.headers.get("DPoP-Nonce"):
         # §8: our nonce was missing or stale; a new proof (and assertion) with the one just given.
         log.info("dpop: the AS asked for its nonce; retrying once flow=%s", login.flow_id)
-        response = _post_with_client_auth(endpoint, form, headers={
+        response = _post_with_client_auth(endpoint, form, profile, headers={
             "DPoP": dpop.proof("POST", public_url, nonce=dpop.nonce_for(login))})
         dpop.remember_nonce(login, response)
     db.session.commit()
@@ -466,13 +496,13 @@ def _store_tokens(login, tokens):
     login.scope = tokens.get("scope", login.scope)
 
 
-def validate_id_token(id_token, nonce):
+def validate_id_token(id_token, nonce, profile):
     """OIDC Core §3.1.3.7: check the ID token's signature and claims; return its claims."""
     if not isinstance(id_token, str):
         raise IdTokenRejected("The token response has no ID token (was the openid scope granted?).")
     config = current_app.config
     server = _server()
-    algorithms = ID_TOKEN_ALGS[config["PROFILE"]]
+    algorithms = ID_TOKEN_ALGS[profile.name]
     try:
         try:
             token = jwt.decode(id_token, server.keys(), algorithms=algorithms)
@@ -485,7 +515,7 @@ def validate_id_token(id_token, nonce):
             # Step 2: issued by the server we sent the user to.
             iss={"essential": True, "value": config["ISSUER"]},
             # Step 3: issued for this client (aud contains our client_id).
-            aud={"essential": True, "value": config["CLIENT_ID"]},
+            aud={"essential": True, "value": profile.client_id},
             sub={"essential": True},
             # Steps 9-10: not expired, not issued in the future.
             exp={"essential": True},
@@ -494,7 +524,7 @@ def validate_id_token(id_token, nonce):
     except JoseError as e:
         raise IdTokenRejected(f"The ID token failed validation: {e.description or e.error}.") from e
     # Steps 4-5: if there is an authorized party, it must be this client.
-    if "azp" in claims and claims["azp"] != config["CLIENT_ID"]:
+    if "azp" in claims and claims["azp"] != profile.client_id:
         raise IdTokenRejected(f"The ID token was issued to {claims['azp']!r} (azp), not to this client.")
     # Step 11: the nonce we sent in step 2 must come back, or this token is from another login.
     if not _same(claims.get("nonce"), nonce):
@@ -533,10 +563,12 @@ def fetch_flow_trace(login):
     A teaching endpoint of our AS, not an RFC: POST /oauth/flow-trace, authenticated
     as at the token endpoint, over the back channel like every server-to-server call.
     """
+    if not login.request_uri:
+        return None  # nothing pushed (classic, or not yet): the AS keeps its trace by request_uri
     server = _server()
     url = server.back_channel(server.issuer + "/oauth/flow-trace")
     log.info("inspector: flow trace requested flow=%s", login.flow_id)
-    response = _post_with_client_auth(url, {"request_uri": login.request_uri})
+    response = _post_with_client_auth(url, {"request_uri": login.request_uri}, profile_of(login))
     if response.status_code == 404:
         return None
     body = _json(response, "The flow-trace endpoint")
@@ -547,9 +579,14 @@ def fetch_flow_trace(login):
 
 
 def init_app(app):
-    """Check the client settings and give the app its view of the AS."""
-    if app.config["PROFILE"] not in PROFILES:
-        raise ValueError(f"PROFILE must be one of {PROFILES}")
+    """Check the client settings; give the app its profiles and its view of the AS."""
+    app.extensions["client_app.profiles"] = profiles(app.config)
+    known = tuple(app.extensions["client_app.profiles"])
+    offered = app.config["PROFILES"]
+    if not offered or any(name not in known for name in offered):
+        raise ValueError(f"PROFILES must list some of {known}")
+    if app.config["PROFILE"] not in offered:
+        raise ValueError(f"PROFILE must be one of PROFILES {offered}")
     if app.config["TOKEN_ENDPOINT_AUTH_METHOD"] not in AUTH_METHODS:
         raise ValueError(f"TOKEN_ENDPOINT_AUTH_METHOD must be one of {AUTH_METHODS}")
     app.extensions["client_app.auth_server"] = AuthServer(app.config)

@@ -38,9 +38,18 @@ MAX_NOTE_LENGTH = 500
 
 @auth.get("/")
 def home():
-    """The home page: which party this is, and a Log in button."""
+    """The home page: which party this is, the profiles to log in with, and a Log in button."""
     login = current_login()
-    return render_template("home.html", login=login if login and login.logged_in else None)
+    return render_template("home.html", login=login if login and login.logged_in else None,
+                           profiles=oauth_client.offered_profiles(), chosen=current_app.config["PROFILE"])
+
+
+class UnknownProfile(PageError):
+    """The login form named a profile this client does not offer."""
+
+    status = 400
+    title = "Unknown profile"
+    offer_login = True
 
 
 class TooManyLogins(PageError):
@@ -68,11 +77,16 @@ def login():
     if wait:
         log.warning("step 1 refused: too many logins started address=%s", request.remote_addr)
         raise TooManyLogins(wait)
+    offered = {profile.name: profile for profile in oauth_client.offered_profiles()}
+    profile = offered.get(request.form.get("profile", config["PROFILE"]))
+    if profile is None:
+        raise UnknownProfile(f"Choose one of the profiles on the home page: {', '.join(offered)}.")
     # A new login replaces whatever this browser had before.
     forget_login()
-    # Step-by-step mode (stepmode.py): save the login unpushed and wait before step 2.
-    paused = stepmode.enabled()
-    pending = oauth_client.start_login(push=not paused)
+    # Step-by-step mode (stepmode.py): save the login unpushed and wait before step 2
+    # (classic pushes nothing: it waits first before step 8).
+    paused = stepmode.enabled() and profile.pushes
+    pending = oauth_client.start_login(profile, push=not paused)
     remember_login(pending)
     # Inspector: keep step 1 as received (flow.py).
     flow.record_received(pending, 1)
@@ -165,8 +179,15 @@ def security_headers(response):
     return response
 
 
+def profile_in_use():
+    """For every page's header: the profile of this browser's login, or None."""
+    login = current_login()
+    return {"profile_in_use": oauth_client.profile_of(login) if login is not None else None}
+
+
 def init_app(app):
-    """Register the blueprints, and the security headers of every response."""
+    """Register the blueprints, the profile every page shows, and the security headers of every response."""
     app.register_blueprint(auth)
     app.register_blueprint(notes)
+    app.context_processor(profile_in_use)
     app.after_request(security_headers)

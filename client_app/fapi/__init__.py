@@ -1,4 +1,4 @@
-"""The client's FAPI 2.0 pieces (PROFILE=fapi2), one module per protocol piece.
+"""The client's FAPI 2.0 pieces (the fapi2 profile), one module per protocol piece.
 
   keys            the client's two key pairs, kept in its database; GET /.well-known/jwks.json
   assertions      private_key_jwt: a signed JWT instead of a client secret (RFC 7523 §2.2)
@@ -11,12 +11,12 @@ from . import keys
 
 
 def enabled(config):
-    """True when this client runs the FAPI 2.0 flow."""
-    return config["PROFILE"] == "fapi2"
+    """True when this client offers the FAPI 2.0 profile (PROFILES)."""
+    return "fapi2" in config["PROFILES"]
 
 
 def init_app(app):
-    """Under fapi2: make the key pairs at first start, and publish the signing key."""
+    """With fapi2 offered: make the key pairs at first start, and publish the signing key."""
     if not enabled(app.config):
         return
     keys.init_app(app)

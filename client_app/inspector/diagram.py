@@ -28,6 +28,7 @@ STATE_WORDS = {
     "failed": "refused",
     "paused": "paused here: waiting for Send",
     "pending": "not yet",
+    "skipped": "not in this profile",
 }
 
 

@@ -28,7 +28,6 @@ from joserfc.jwk import KeySet
 
 from joserfc.errors import JoseError
 
-from .. import fapi
 from .. import flow
 from .. import masking
 from .. import oauth_client
@@ -293,9 +292,10 @@ def cross_checks(messages, id_token_claims):
             for step, name, label, first, second in pairs]
 
 
-def states(messages, server, pause):
-    """Each step's state for the diagram: done, failed, paused or pending."""
-    found = {}
+def states(messages, server, pause, profile=None):
+    """Each step's state for the diagram: done, failed, paused, skipped or pending."""
+    # The classic profile pushes nothing: steps 2 and 3 are not part of its flow.
+    found = {2: "skipped", 3: "skipped"} if profile is not None and not profile.pushes else {}
     for number, message in messages.items():
         failed = message.kind == "response" and message.status >= 400 and number != 4
         if number == 7 and "error" in _query(message.url):
@@ -321,14 +321,15 @@ def build(login, reveal=False):
     # The user's own tokens reach their browser whole only if this demo says so.
     shows_tokens = current_app.config["INSPECTOR_SHOWS_TOKENS"]
     messages = flow.messages(login.id) if login is not None else {}
+    profile = oauth_client.profile_of(login) if login is not None else None
     pause = stepmode.waiting(login)
     server, server_error = _server_report(login)
     jwts = _jwts(_json(messages.get(10)))
     id_claims = jwts.get("id_token", {}).get("claims_raw", {}) if jwts.get("id_token") else {}
     checks = cross_checks(messages, id_claims)
-    client_jwts = _client_jwts(messages, reveal)
+    client_jwts = _client_jwts(messages, reveal, profile)
     values = key_values(messages, shows_tokens)
-    step_states = states(messages, server, pause)
+    step_states = states(messages, server, pause, profile)
     steps = []
     for step in STEPS:
         steps.append({
@@ -348,6 +349,7 @@ def build(login, reveal=False):
     token_requests = (server or {}).get("token_requests", [])
     return {
         "login": login,
+        "profile": profile,
         "steps": steps,
         "states": step_states,
         "pause": pause,
@@ -417,9 +419,9 @@ def _jwts(tokens):
     return found
 
 
-def _client_jwts(messages, reveal):
+def _client_jwts(messages, reveal, profile):
     """FAPI 2.0: the JWTs the client signed, by step, explained (secret claims masked unless revealed)."""
-    if not fapi.enabled(current_app.config):
+    if profile is None or not profile.fapi:
         return {}
     own_keys = KeySet.import_key_set(client_keys.public_jwks())
     found = {}

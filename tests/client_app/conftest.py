@@ -12,6 +12,7 @@ import json
 import re
 import time
 from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -55,6 +56,8 @@ def settings(tmp_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'client_app.sqlite'}",
         "ISSUER": ISSUER,
         "AUTH_SERVER_INTERNAL_URL": "",
+        # Not fapi2, whose key pairs cost time to make: the tests of that profile add it.
+        "PROFILES": ("classic", "par"),
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
         "TOKEN_ENDPOINT_AUTH_METHOD": "client_secret_basic",
@@ -127,6 +130,8 @@ class FakeAuthServer:
         self.discovery_fetches = 0
         self.jwks_fetches = 0
         self.pushes = []
+        # The classic profile's request, read from step 4's URL (LoginFlow.start sets it).
+        self.sent_in_url = None
         self.token_requests = []
         self.issued = 0
         http.add_callback("GET", f"{base}/.well-known/openid-configuration", self._discovery)
@@ -215,7 +220,9 @@ class FakeAuthServer:
         return jwt.encode(header, claims, self.id_token_key, algorithms=[self.id_token_alg])
 
     def pushed_parameters(self):
-        """The last push's authorization parameters: its form, or its request object's claims (RFC 9101)."""
+        """The last authorization request: classic's URL, or the push's form or request object's claims (RFC 9101)."""
+        if self.sent_in_url is not None:
+            return self.sent_in_url
         form = self.pushes[-1]["form"]
         return unverified_claims(form["request"]) if "request" in form else form
 
@@ -292,9 +299,13 @@ class LoginFlow:
         """Submit a form on `page` to `path`, with its CSRF token."""
         return self.client.post(path, data={"csrf_token": self.csrf_token(page), **(data or {})})
 
-    def start(self):
-        """Steps 1-4: click "Log in"."""
-        return self.post_form("/login")
+    def start(self, profile=None):
+        """Steps 1-4: click "Log in" (with a profile chosen, or the one preselected)."""
+        response = self.post_form("/login", {"profile": profile} if profile else None)
+        # Classic: the request rides in step 4's URL; the fake AS reads it from there.
+        query = dict(parse_qsl(urlsplit(response.headers.get("Location", "")).query))
+        self.auth_server.sent_in_url = query if "state" in query else None
+        return response
 
     def pushed(self):
         """The parameters of the client's last push, as the AS received them."""

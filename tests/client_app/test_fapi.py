@@ -37,7 +37,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 @pytest.fixture
 def settings(settings):
     """The client as notes-fapi: no secret, the AS reached on an internal URL."""
-    return {**settings, "PROFILE": "fapi2", "CLIENT_ID": FAPI_CLIENT, "CLIENT_SECRET": "",
+    return {**settings, "PROFILES": ("fapi2",), "PROFILE": "fapi2", "FAPI_CLIENT_ID": FAPI_CLIENT,
             "AUTH_SERVER_INTERNAL_URL": INTERNAL_AS, "NOTES_API_PUBLIC_URL": PUBLIC_API}
 
 
