@@ -11,12 +11,12 @@ API_PORT=${API_PORT:-8000}
 # browser (they are the lesson); the client's secret is never shown. false keeps them
 # on the server (client_app's default).
 export INSPECTOR_SHOWS_TOKENS=${INSPECTOR_SHOWS_TOKENS:-true}
-# The client's profile: PROFILE=par (the default) logs in as notes-web with its client
-# secret; PROFILE=fapi2 logs in as notes-fapi under FAPI 2.0 (private_key_jwt, a signed
-# request object through PAR, DPoP-bound tokens), e.g. `PROFILE=fapi2 scripts/demo.sh`.
-# The client makes its key pairs at first start and serves the public one at
+# The client's profiles, chosen on its home page for each login: classic (notes-classic,
+# no PAR), par (notes-web, the default: PROFILE=par) and fapi2 (notes-fapi, FAPI 2.0:
+# private_key_jwt, a signed request object through PAR, DPoP-bound tokens).
+# The client makes its fapi2 key pairs at first start and serves the public one at
 # http://localhost:3000/.well-known/jwks.json, where the AS fetches it; on another
-# CLIENT_PORT, also set NOTES_FAPI_JWKS_URI and NOTES_FAPI_REDIRECT_URI for the AS.
+# CLIENT_PORT, also set NOTES_FAPI_JWKS_URI and NOTES_WEB_REDIRECT_URI for the AS.
 pids=()
 
 # start NAME PORT: one service under gunicorn, its log lines prefixed with its name.

@@ -32,7 +32,8 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SERVICE_SETTINGS = ("ISSUER", "AUTH_SERVER_INTERNAL_URL", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI",
                     "SCOPE", "AUDIENCE", "RESOURCE", "TOKEN_ENDPOINT_AUTH_METHOD", "NOTES_API_URL",
                     "JWKS_URL", "DATABASE_URL", "AUTHLIB_INSECURE_TRANSPORT", "HOST", "TRUSTED_HOSTS",
-                    "PUBLIC_URL", "TOKEN_CHECK", "PROFILE", "INSPECTOR_SHOWS_TOKENS", "CLIENTS_FILE")
+                    "PUBLIC_URL", "TOKEN_CHECK", "PROFILE", "PROFILES", "CLASSIC_CLIENT_ID",
+                    "CLASSIC_CLIENT_SECRET", "FAPI_CLIENT_ID", "INSPECTOR_SHOWS_TOKENS", "CLIENTS_FILE")
 # Where each service says it is ready, in the order they start: the authorization
 # server first, since the other two read its metadata.
 HEALTH = {"auth_server": "/.well-known/openid-configuration", "notes_api": "/healthz", "client_app": "/healthz"}

@@ -219,7 +219,7 @@ def start_provider_stack(node, tmp, issuer_path="", profile="par"):
     """oidc-provider (in `profile`), our notes_api and client_app pointed at it; yields the stack.
 
     profile "par": notes-web with its client secret. "fapi2": the FAPI 2.0 Security
-    Profile at the provider, and client_app as notes-fapi (PROFILE=fapi2), whose keys
+    Profile at the provider, and client_app as notes-fapi (its one profile), whose keys
     the provider fetches from client_app's jwks_uri.
     """
     ports = {name: free_port() for name in ("provider", "client_app", "notes_api")}
@@ -230,9 +230,9 @@ def start_provider_stack(node, tmp, issuer_path="", profile="par"):
     env = environment(PORT=str(ports["provider"]), ISSUER=issuer, CLIENT_REDIRECT_URI=client_url + "/callback",
                       PROFILE=profile, CLIENT_JWKS_URI=client_url + "/.well-known/jwks.json")
     if profile == "fapi2":
-        registration = {"PROFILE": "fapi2", "CLIENT_ID": "notes-fapi"}
+        registration = {"PROFILES": "fapi2", "PROFILE": "fapi2", "FAPI_CLIENT_ID": "notes-fapi"}
     else:
-        registration = {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": "notes-web-secret"}
+        registration = {"PROFILES": "par", "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": "notes-web-secret"}
     processes = [Service("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
                          tmp / "provider.log")]
     try:
