@@ -54,15 +54,20 @@ class Profile:
     fapi: bool
 
 
+# The three profiles' names, as pages and tables title them.
+PROFILE_TITLES = {"classic": "Classic (no PAR)", "par": "PAR", "fapi2": "FAPI 2.0"}
+
+
 def profiles(config, lab=False):
     """The three profiles, by name, with this client's registrations (or the lab's twins)."""
     prefix = "LAB_" if lab else ""
     return {
-        "classic": Profile("classic", "Classic (no PAR)", config[prefix + "CLASSIC_CLIENT_ID"],
+        "classic": Profile("classic", PROFILE_TITLES["classic"], config[prefix + "CLASSIC_CLIENT_ID"],
                            config[prefix + "CLASSIC_CLIENT_SECRET"], pushes=False, fapi=False),
-        "par": Profile("par", "PAR", config[prefix + "CLIENT_ID"], config[prefix + "CLIENT_SECRET"],
+        "par": Profile("par", PROFILE_TITLES["par"], config[prefix + "CLIENT_ID"], config[prefix + "CLIENT_SECRET"],
                        pushes=True, fapi=False),
-        "fapi2": Profile("fapi2", "FAPI 2.0", config[prefix + "FAPI_CLIENT_ID"], "", pushes=True, fapi=True),
+        "fapi2": Profile("fapi2", PROFILE_TITLES["fapi2"], config[prefix + "FAPI_CLIENT_ID"], "",
+                         pushes=True, fapi=True),
     }
 
 

@@ -3,18 +3,27 @@
   GET  /lab               the catalogue, a Run button per attack, and Run all
   POST /lab/run-all       run every attack except the slow expiry one
   POST /lab/run/<slug>    run one attack (the expiry one waits expires_in + 1 seconds: 3 s)
+  GET  /lab/matrix        the defence matrix: every attack below against each profile
+  POST /lab/matrix        run it (matrix.py); the browser's last run is kept for:
+  GET  /lab/matrix.md     its download as Markdown
+  GET  /lab/matrix.json   its download as JSON
 
-The attacks are in attacks.py; this module only runs and shows them. Results go
-straight into the POST's response and are stored nowhere: only the browser that ran
-them sees them. One run at a time (lock.py): a run holds a client worker.
+The attacks are in attacks.py and matrix.py; this module only runs and shows them.
+Results go straight into the POST's response: only the browser that ran them sees
+them, and only its last matrix is kept (masked), for its downloads. One run at a time
+(lock.py): a run holds a client worker.
 """
 
 from flask import Blueprint
+from flask import Response
 from flask import abort
 from flask import current_app
 from flask import render_template
 
+from ..config import PROFILE_TITLES
+from ..models import browser_id
 from . import attacks
+from . import matrix
 from .kit import BLOCKED
 from .kit import LAB_PASSWORD
 from .kit import LAB_TARGET
@@ -49,6 +58,51 @@ def run_one(slug):
     with one_run_at_a_time():
         result = attacks.run_attack(attack, Target(current_app.config))
     return render_lab([result])
+
+
+@bp.get("/lab/matrix")
+def matrix_page():
+    """The defence matrix: what each attack must do against each profile, and a Run button."""
+    return render_matrix(matrix.kept(browser_id()))
+
+
+@bp.post("/lab/matrix")
+def run_matrix():
+    """Run every attack of the matrix against every profile, keep it for the downloads, show it."""
+    with one_run_at_a_time():
+        cells = matrix.run_matrix(Target(current_app.config), current_app.config)
+    matrix.keep(browser_id(), cells)
+    return render_matrix(cells)
+
+
+@bp.get("/lab/matrix.md")
+def matrix_markdown():
+    """This browser's last matrix as Markdown."""
+    return _matrix_download(matrix.as_markdown, "md", "text/markdown")
+
+
+@bp.get("/lab/matrix.json")
+def matrix_json():
+    """This browser's last matrix as JSON."""
+    return _matrix_download(matrix.as_json, "json", "application/json")
+
+
+def _matrix_download(write, extension, mimetype):
+    """One download of the browser's last matrix (404 until it has run one)."""
+    cells = matrix.kept(browser_id())
+    if cells is None:
+        abort(404, description="Run the defence matrix first: its downloads are of your last run.")
+    return Response(write(cells), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="defence-matrix.{extension}"'})
+
+
+def render_matrix(cells):
+    """The matrix page, with these cells (if any) in it."""
+    found = {(cell.attack, cell.profile): cell for cell in cells or []}
+    off = [cell for cell in cells or [] if not cell.as_expected]
+    return render_template("lab/matrix.html", rows=matrix.ROWS, profiles=matrix.PROFILE_NAMES,
+                           titles=PROFILE_TITLES, cells=found, ran=cells is not None, off=off,
+                           lab_user=(LAB_USERNAME, LAB_PASSWORD))
 
 
 def render_lab(results=None):

@@ -5,27 +5,37 @@
     python -m client_app.lab -v                 also print every request and response
     python -m client_app.lab mix-up alg-none    only these attacks
     python -m client_app.lab --list             the catalogue, without running anything
+    python -m client_app.lab --matrix           the defence matrix: attacks x profiles
 
 It reads the client's own settings (client_app/config.py, from the environment), so it
 attacks the stack the client would talk to: ISSUER, AUTH_SERVER_INTERNAL_URL, LAB_CLIENT_ID,
 LAB_CLIENT_SECRET (the lab's own client), CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
 NOTES_API_URL, CLIENT_BASE_URL. Start the stack first (`make demo` in another terminal).
 
-Exit status: 0 when every attack was blocked; 1 when one was not blocked, was refused
-in an unexpected way, or could not run; 2 for a bad command line.
+--matrix runs inside the client app (create_app), since its FAPI 2.0 column signs with
+the client's own keys, kept in the client's database: run it where the client runs.
+
+Exit status: 0 when every attack was blocked (--matrix: every cell came out as the specs
+say); 1 when one was not blocked, was refused in an unexpected way, or could not run;
+2 for a bad command line.
 """
 
 import argparse
 import sys
 import textwrap
 
+from .. import create_app
+from ..config import PROFILE_TITLES
 from ..config import Config
 from . import attacks
+from . import matrix
 from .kit import BLOCKED
 from .kit import Target
 
 # Column widths of the results table (the section column takes the rest).
 COLUMNS = (("#", 3), ("Attack", 34), ("Blocked?", 14), ("Status / error", 34), ("Section", 24))
+# The matrix's: the attack, then one column per profile.
+MATRIX_COLUMNS = (("Attack", 34), *((PROFILE_TITLES[name], 24) for name in matrix.PROFILE_NAMES))
 
 
 def client_settings():
@@ -33,18 +43,42 @@ def client_settings():
     return {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
 
 
-def table(rows):
+def table(rows, columns=COLUMNS):
     """Rows of cells as a plain-text table; long cells wrap inside their column."""
     lines = []
-    for row in [[title for title, _ in COLUMNS], *rows]:
-        cells = [textwrap.wrap(str(cell), width) or [""] for cell, (_, width) in zip(row, COLUMNS)]
+    for row in [[title for title, _ in columns], *rows]:
+        cells = [textwrap.wrap(str(cell), width) or [""] for cell, (_, width) in zip(row, columns)]
         for line in range(max(len(cell) for cell in cells)):
             parts = [(cell[line] if line < len(cell) else "").ljust(width)
-                     for cell, (_, width) in zip(cells, COLUMNS)]
+                     for cell, (_, width) in zip(cells, columns)]
             lines.append("  ".join(parts).rstrip())
         if len(lines) == 1:
-            lines.append("  ".join("-" * width for _, width in COLUMNS))
+            lines.append("  ".join("-" * width for _, width in columns))
     return "\n".join(lines)
+
+
+def print_matrix():
+    """Run the defence matrix inside the client app and print it; 0 if every cell is as expected."""
+    app = create_app()
+    with app.app_context():
+        print(f"Defence matrix: {len(matrix.ROWS)} attacks against the profiles "
+              f"{', '.join(matrix.PROFILE_NAMES)}, on the stack of issuer {app.config['ISSUER']}.", flush=True)
+        cells = matrix.run_matrix(Target(app.config), app.config)
+    found = {(cell.attack, cell.profile): cell for cell in cells}
+    rows = [[attack.name, *(found[attack.slug, name].outcome + ("" if found[attack.slug, name].as_expected
+                                                                 else f" (expected {found[attack.slug, name].expected})")
+                            for name in matrix.PROFILE_NAMES)] for attack in matrix.ROWS]
+    print(table(rows, MATRIX_COLUMNS))
+    print()
+    for attack in matrix.ROWS:
+        print(f"== {attack.name}")
+        for name in matrix.PROFILE_NAMES:
+            print(textwrap.fill(f"{PROFILE_TITLES[name]}: {matrix.cell_text(found[attack.slug, name])}",
+                                width=100, initial_indent="   ", subsequent_indent="     "))
+    off = [cell for cell in cells if not cell.as_expected]
+    print()
+    print(f"{len(cells) - len(off)} of {len(cells)} cells as the specs say they must be.")
+    return 1 if off else 0
 
 
 def details(number, result):
@@ -76,7 +110,11 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true", help="skip the slow request_uri expiry attack")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every request and response")
     parser.add_argument("--list", action="store_true", help="list the attacks and exit")
+    parser.add_argument("--matrix", action="store_true",
+                        help="run the defence matrix (every matrix attack against classic, PAR and FAPI 2.0)")
     args = parser.parse_args(argv)
+    if args.matrix:
+        return print_matrix()
     numbers = {attack.slug: number for number, attack in enumerate(attacks.ATTACKS, start=1)}
 
     if args.list:
