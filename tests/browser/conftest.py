@@ -10,6 +10,7 @@ docs/screenshots/ instead (the README embeds those).
 """
 
 import os
+import re
 import shutil
 
 import pytest
@@ -97,9 +98,15 @@ class Person:
         """Step 6: allow on the consent page."""
         self.page.get_by_role("button", name="Allow").click()
 
-    def log_in(self, username="alice"):
-        """Steps 1-12 by clicking; waits for the notes page."""
+    def choose_profile(self, title):
+        """On the home page: pick the profile of the next login (classic, PAR or FAPI 2.0) by its label."""
+        self.page.get_by_role("radio", name=re.compile(rf"^{re.escape(title)} \(")).check()
+
+    def log_in(self, username="alice", profile=None):
+        """Steps 1-12 by clicking, in a profile (its label) or the preselected one; waits for the notes page."""
         self.open_client()
+        if profile is not None:
+            self.choose_profile(profile)
         self.click_log_in()
         self.sign_in(username)
         self.allow()
