@@ -23,6 +23,11 @@ demo: $(STAMP)
 attacks: $(STAMP)
 	$(VENV)/bin/python -m client_app.lab
 
+## matrix: the defence matrix, every matrix attack against classic, PAR and FAPI 2.0 (start `make demo` first)
+.PHONY: matrix
+matrix: $(STAMP)
+	$(VENV)/bin/python -m client_app.lab --matrix
+
 ## bench: throughput, latency and a soak, all in one run (writes bench/results/latest.json)
 .PHONY: bench
 bench: $(STAMP)
