@@ -301,8 +301,8 @@ def request_in_history(run, lab):
 
 @row("request-replay", "The authorization request replayed",
      "After the user has opened the /authorize URL, open the same URL again in another browser.",
-     classic=succeeds("Nothing makes a front-channel request single-use: the AS starts a new "
-                      "login for the same state and PKCE challenge, as often as asked."),
+     classic=succeeds("Nothing makes a front-channel request single-use (RFC 6749 §4.1.1): the AS "
+                      "starts a new login for the same state and PKCE challenge, as often as asked."),
      par=blocked("RFC 9126 §4: a request_uri is used once"),
      fapi2=blocked("RFC 9126 §4: a request_uri is used once"))
 def request_replay(run, lab):
