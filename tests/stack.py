@@ -122,7 +122,8 @@ class Stack:
                            "CLIENT_BASE_URL": self.client},
             "notes_api": {"PUBLIC_URL": self.api},
         }[name]
-        return environment(**common, **extra, **self.overrides.get(name, {}))
+        # A test's overrides win over the defaults above.
+        return environment(**{**common, **extra, **self.overrides.get(name, {})})
 
     def start(self):
         """Start the three services, each waited for before the next."""

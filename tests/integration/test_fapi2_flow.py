@@ -25,11 +25,8 @@ def fapi_stack(tmp_path_factory, request):
     """The stack with the client as notes-fapi; the AS fetches its keys from the running client."""
     tmp = tmp_path_factory.mktemp("fapi_stack")
     stack = Stack(tmp)
-    stack.overrides = {
-        "auth_server": {"NOTES_WEB_REDIRECT_URI": stack.client + "/callback",
-                        "NOTES_FAPI_JWKS_URI": stack.client + "/.well-known/jwks.json"},
-        "client_app": {"PROFILE": "fapi2"},
-    }
+    # The stack's defaults already register the client's callback and jwks_uri at the AS.
+    stack.overrides = {"client_app": {"PROFILE": "fapi2"}}
     yield from run_stack(stack, request)
 
 
