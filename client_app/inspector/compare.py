@@ -119,7 +119,8 @@ def _line(message):
     """A message in one masked line: method and URL, or its status."""
     if message["kind"] == "request":
         return f"{message['method']} {_masked_url(message['url'])}"
-    return f"HTTP {message['status']}"
+    location = _header(message, "location")
+    return f"HTTP {message['status']}" + (f" → {_masked_url(location)}" if location else "")
 
 
 def _masked_url(url):
