@@ -45,6 +45,8 @@ KEPT_SECONDS = 24 * 3600
 # The live flow's key in the choice of flows (an ended one's key is its row id).
 CURRENT = "current"
 FLOW_KEY = re.compile(r"current|[0-9]{1,12}")
+# The back-channel requests the client sends, and the step that answers each (the seed's pairs).
+ANSWERS = {2: 3, 8: 10, 11: 12}
 
 
 class RecordedFlow(db.Model):
@@ -82,7 +84,7 @@ def summary(login, messages):
     `messages` are the login's recorded messages as dicts, {step: TraceMessage.as_dict()}.
     """
     profile = oauth_client.profile_of(login)
-    back_channel = [_back_request(m, messages.get(m["step"] + 1))
+    back_channel = [_back_request(m, messages.get(ANSWERS.get(m["step"])))
                     for _, m in sorted(messages.items())
                     if m["kind"] == "request" and m["channel"] == "back"]
     return {
@@ -93,7 +95,7 @@ def summary(login, messages):
         "back_channel": back_channel,
         "dpop_proofs": sum(request["dpop"] for request in back_channel),
         "mechanisms": _mechanisms(messages, back_channel),
-        "binding": _binding(_json(messages.get(10))),
+        "binding": binding(_json(messages.get(10))),
     }
 
 
@@ -190,7 +192,7 @@ def _mechanisms(messages, back_channel):
     return [{"key": key, "text": text} for key, used, text in found if used]
 
 
-def _binding(tokens):
+def binding(tokens):
     """What the access token of step 10 is bound to, from its token_type and its cnf claim."""
     token_type = tokens.get("token_type")
     if not isinstance(token_type, str):
@@ -203,7 +205,7 @@ def _binding(tokens):
         text = (f"DPoP: bound to the key with thumbprint {jkt} (RFC 9449 §6); "
                 "a stolen copy is useless without that private key.")
     elif token_type.lower() == "dpop":
-        text = "DPoP: bound to the client's DPoP key (RFC 9449 §6); the token names no cnf the client can read."
+        text = "DPoP: bound to the client's DPoP key (RFC 9449 §6); the token shows no cnf claim to read."
     else:
         text = f"{token_type}: a token type this client does not know."
     return {"token_type": token_type, "jkt": jkt, "text": text}

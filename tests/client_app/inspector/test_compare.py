@@ -101,10 +101,11 @@ def access_log(page, side):
 
 
 def back_channel(page, side):
-    """A column's back-channel requests: (step, how it authenticated, whether it carried a DPoP proof)."""
+    """A column's back-channel requests: (step, authentication, DPoP proof "yes"/"no", answer)."""
     column = page[page.index(f'id="compare-{side}"'):]
     column = column[:column.index('id="compare-b"')] if side == "a" else column
-    return re.findall(r'<tr data-step="(\d+)" data-authentication="([^"]+)" data-dpop="(yes|no)">', column)
+    return re.findall(r'<tr data-step="(\d+)" data-authentication="([^"]+)" data-dpop="(yes|no)" '
+                      r'data-answer="([^"]+)">', column)
 
 
 def only_in(page, side):
@@ -151,7 +152,7 @@ def test_linked_from_the_nav(client, path):
 
 
 def test_classic_against_par(learner, expect_page):
-    """Classic's URL exposes the whole request and is longer; PAR's, client_id and request_uri; 2-3 only in PAR."""
+    """Classic's URL exposes the whole request and is longer; PAR's only client_id and request_uri."""
     classic = learner.log_in("classic")
     par = learner.log_in("par")  # the classic login ends here, its flow kept
     keys = learner.keys()
@@ -178,7 +179,8 @@ def test_classic_against_par(learner, expect_page):
     log_a, log_b = access_log(page, "a"), access_log(page, "b")
     assert log_a.startswith('"GET /authorize?') and log_a.endswith(' HTTP/1.1"')
     assert f"scope={sent['scope']}" in log_a and f"state={sent['state'][:6]}…&" in log_a
-    assert log_b == '"GET /authorize?client_id=notes-web&request_uri=urn:ietf:params:oauth:request_uri:… HTTP/1.1"'
+    assert log_b == ('"GET /authorize?client_id=notes-web&request_uri=urn:ietf:params:oauth:request_uri:…'
+                     ' HTTP/1.1"')
 
     # Which steps exist in one only: the push and its answer.
     assert cell(page, 2, "a") == ("skipped", False) and cell(page, 3, "a") == ("skipped", False)
@@ -188,9 +190,11 @@ def test_classic_against_par(learner, expect_page):
     assert only_in(page, "b") == ([2, 3], ["push"])
 
     # The back channel: the secret in HTTP Basic everywhere, no proof, no request object.
-    assert back_channel(page, "a") == [("8", "client_secret_basic", "no"), ("11", "the access token (Bearer)", "no")]
-    assert back_channel(page, "b") == [("2", "client_secret_basic", "no"), ("8", "client_secret_basic", "no"),
-                                       ("11", "the access token (Bearer)", "no")]
+    assert back_channel(page, "a") == [("8", "client_secret_basic", "no", "HTTP 200"),
+                                       ("11", "the access token (Bearer)", "no", "HTTP 200")]
+    assert back_channel(page, "b") == [("2", "client_secret_basic", "no", "HTTP 201"),
+                                       ("8", "client_secret_basic", "no", "HTTP 200"),
+                                       ("11", "the access token (Bearer)", "no", "HTTP 200")]
     assert 'id="dpop-proofs-a">0<' in page and 'id="dpop-proofs-b">0<' in page
     assert binding(page, "a") == binding(page, "b") == html.escape(BEARER)
 
@@ -292,6 +296,31 @@ def test_one_flow_chosen_shows_the_choice_only(learner, expect_page):
     assert re.search(r'<option value="current" selected>', page)
 
 
+def unsigned_jwt(claims):
+    """A JWT with these claims and no valid signature (binding() reads claims without verifying)."""
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJub25lIn0.{part}.c2ln"
+
+
+@pytest.mark.parametrize(("tokens", "token_type", "jkt", "says"), [
+    ({"token_type": "Bearer", "access_token": "opaque"}, "Bearer", None, BEARER),
+    ({"token_type": "bearer", "access_token": unsigned_jwt({"sub": "alice"})}, "bearer", None, BEARER),
+    ({"token_type": "DPoP", "access_token": unsigned_jwt({"cnf": {"jkt": "the-thumbprint"}})}, "DPoP",
+     "the-thumbprint", "DPoP: bound to the key with thumbprint the-thumbprint (RFC 9449 §6)"),
+    ({"token_type": "DPoP", "access_token": "opaque"}, "DPoP", None, "the token shows no cnf claim"),
+    ({"token_type": "DPoP", "access_token": unsigned_jwt({"cnf": "not an object"})}, "DPoP", None, "no cnf"),
+    ({"token_type": "DPoP", "access_token": "eyJ.not-base64!.x"}, "DPoP", None, "no cnf"),
+    ({"token_type": "N_A", "access_token": "opaque"}, "N_A", None, "a token type this client does not know"),
+    ({"access_token": "opaque"}, None, None, "No token"),
+    ({}, None, None, "No token"),
+])
+def test_what_the_token_is_bound_to(tokens, token_type, jkt, says):
+    """Step 10's token_type and, for DPoP, the access token's cnf.jkt; anything odd read calmly."""
+    found = compare.binding(tokens)
+    assert (found["token_type"], found["jkt"]) == (token_type, jkt)
+    assert says in found["text"]
+
+
 def test_no_archive_without_a_recorded_message(app, flow):
     """A login deleted before it recorded anything leaves nothing to compare."""
     with app.test_request_context():
@@ -311,8 +340,9 @@ class TestFapi2:
         """All three profiles offered (fapi2's keys made at start)."""
         return {**settings, "PROFILES": ("classic", "par", "fapi2"), "FAPI_CLIENT_ID": FAPI_CLIENT}
 
-    def test_dpop_proofs_and_binding(self, app, flow, auth_server, ps256_key, signing_key, learner, expect_page):
-        """Two proofs (token request, API call), cnf.jkt shown; only FAPI has the push's signed request and DPoP."""
+    def test_dpop_proofs_and_binding(self, app, flow, auth_server, ps256_key, signing_key, learner,
+                                     expect_page):
+        """Two proofs (token request, API call), cnf.jkt shown; the push, a request object, a key, DPoP only in FAPI."""
         classic = learner.log_in("classic")
         # The fake AS as it answers notes-fapi (test_fapi.py): PS256, a nonce, a DPoP-bound JWT access token.
         jkt = dpop_key_thumbprint(app)
@@ -338,10 +368,22 @@ class TestFapi2:
         assert length(page, "b") == len(started.headers["Location"])
         assert only_in(page, "b") == ([2, 3], ["push", "request_object", "private_key_jwt", "dpop"])
         assert only_in(page, "a") == ([], ["client_secret"])
-        assert back_channel(page, "b") == [("2", "private_key_jwt", "no"), ("8", "private_key_jwt", "yes"),
-                                           ("11", "the access token (DPoP)", "yes")]
+        assert back_channel(page, "b") == [("2", "private_key_jwt", "no", "HTTP 201"),
+                                           ("8", "private_key_jwt", "yes", "HTTP 200"),
+                                           ("11", "the access token (DPoP)", "yes", "HTTP 200")]
         assert "signed request object: yes" in html.unescape(page)
         # Neither the access token, nor a proof, nor an assertion.
         secrets = [access_token, auth_server.token_requests[-1]["dpop"],
                    auth_server.token_requests[-1]["form"]["client_assertion"]]
         assert not [secret for secret in secrets if secret in page]
+
+
+def test_an_unfinished_flow(learner, expect_page):
+    """A login still at the AS: steps 5-12 not reached, no token to bind, no back channel after the push."""
+    learner.flow.start("par")
+    page = expect_page(learner.compare(compare.CURRENT, compare.CURRENT), 200,
+                       "No token: the flow has not reached step 10.")
+    assert [cell(page, n, "a") for n in range(1, 5)] == [("recorded", True)] * 4
+    assert [cell(page, n, "b") for n in range(5, 13)] == [("not reached", False)] * 8
+    assert [request[0] for request in back_channel(page, "a")] == ["2"]
+    assert set(exposed(page, "a")) == {"client_id", "request_uri"}
