@@ -5,7 +5,9 @@
   POST /inspector/send/<step>      step-by-step mode: send the step the flow waits at
   GET  /inspector/export.json      the run as JSON (secrets masked)
   GET  /inspector/export.mmd       the run as a mermaid sequence diagram (secrets masked)
-Views are thin: walkthrough.py gathers the flow, diagram.py draws it, export.py writes it.
+  GET  /inspector/compare          two of this browser's flows side by side (?a=...&b=...)
+Views are thin: walkthrough.py gathers the flow, diagram.py draws it, export.py writes it,
+compare.py keeps each ended flow's masked summary and sets two side by side.
 """
 
 from flask import Blueprint
@@ -21,6 +23,7 @@ from .. import stepmode
 from ..models import current_login
 from ..models import db
 from ..routes import send_to_authorization_server
+from . import compare
 from . import diagram
 from . import export
 from . import walkthrough
@@ -77,6 +80,16 @@ def export_json():
 def export_mermaid():
     """Download the run as a mermaid sequence diagram."""
     return _download(export.as_mermaid, "mmd", "text/plain")
+
+
+@bp.get("/inspector/compare")
+def compare_flows():
+    """Pick two of this browser's flows (?a=, ?b=) and see them side by side, step by step."""
+    flows = compare.recorded_flows(current_login())
+    a, b = compare.pick(flows, request.args.get("a")), compare.pick(flows, request.args.get("b"))
+    view = compare.comparison(a, b) if a and b else None
+    return render_template("inspector/compare.html", flows=flows, view=view,
+                           chosen={"a": a["key"] if a else None, "b": b["key"] if b else None})
 
 
 def _download(write, extension, mimetype):
