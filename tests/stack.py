@@ -164,20 +164,28 @@ def query(url):
     return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
 
-def push(browser, stack):
-    """Steps 1-4: click "Log in" at the client; returns the /authorize URL it redirects to."""
+# Each profile's client at the AS (client_app's defaults).
+PROFILE_CLIENTS = {"classic": "notes-classic", "par": "notes-web", "fapi2": "notes-fapi"}
+
+
+def push(browser, stack, profile="par"):
+    """Steps 1-4: pick a profile and click "Log in" at the client; returns the /authorize URL it redirects to."""
     home = browser.get(stack.client + "/", timeout=TIMEOUT)
     assert home.status_code == 200
     # Steps 2-3 (the push) happen on the back channel while the client answers.
-    redirect = browser.post(stack.client + "/login", data={"csrf_token": csrf_token(home.text)},
+    redirect = browser.post(stack.client + "/login", data={"csrf_token": csrf_token(home.text), "profile": profile},
                             allow_redirects=False, timeout=TIMEOUT)
     assert redirect.status_code == 303
     authorize_url = redirect.headers["Location"]
-    # RFC 9126 §4: the front channel carries only client_id and the request_uri.
     assert authorize_url.startswith(stack.auth + "/authorize?")
     params = query(authorize_url)
+    assert params["client_id"] == PROFILE_CLIENTS[profile]
+    if profile == "classic":
+        # No push: the whole request rides in the URL (RFC 6749 §4.1.1).
+        assert {"response_type", "redirect_uri", "scope", "state", "code_challenge"} <= set(params)
+        return authorize_url
+    # RFC 9126 §4: the front channel carries only client_id and the request_uri.
     assert set(params) == {"client_id", "request_uri"}
-    assert params["client_id"] == "notes-web"
     assert params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
     return authorize_url
 
@@ -224,9 +232,9 @@ def finish(browser, stack, callback_url):
     return browser.get(stack.client + landed.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
 
 
-def log_in(browser, stack, username="alice"):
-    """All 12 steps through the real pages; returns the notes page."""
-    return finish(browser, stack, authorize(browser, push(browser, stack), username))
+def log_in(browser, stack, username="alice", profile="par"):
+    """All 12 steps through the real pages, in one of the client's profiles; returns the notes page."""
+    return finish(browser, stack, authorize(browser, push(browser, stack, profile), username))
 
 
 def add_note(browser, stack, text):

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import requests
 
 from tests.stack import log_in
@@ -31,6 +32,18 @@ def test_twelve_steps_through_the_published_ports(browser, stack):
     assert "Alice Liddell" in notes.text
     # Alice's demo notes, as the API container stores them.
     assert "Buy oat milk and coffee beans." in notes.text
+
+
+@pytest.mark.parametrize("profile", ["classic", "fapi2"])
+def test_the_other_profiles_log_in_through_compose(browser, stack, profile):
+    """Classic (no push) and FAPI 2.0: the AS fetches the client's keys from its container, DPoP works."""
+    notes = log_in(browser, stack, profile=profile)
+    assert notes.status_code == 200
+    assert "Buy oat milk and coffee beans." in notes.text
+    assert f"profile: <strong>{'FAPI 2.0' if profile == 'fapi2' else 'Classic (no PAR)'}</strong>" in notes.text
+    if profile == "fapi2":
+        # RFC 7591 jwks_uri: registered at the public URL, fetched from the client container.
+        assert "client keys fetched client=notes-fapi" in stack.logs("auth_server")
 
 
 def test_back_channel_between_containers_front_channel_through_the_host(browser, stack):
