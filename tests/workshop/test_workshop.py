@@ -86,7 +86,8 @@ class Reader:
         """Each line of a text block appears in the last output (… is anything, spaces flexible)."""
         assert self.output is not None, "a text block must follow a sh block"
         for line in filter(None, (line.strip() for line in self.fill_in(body).splitlines())):
-            pattern = ".*?".join(r"\s*".join(map(re.escape, piece.split(" "))) for piece in line.split("…"))
+            # A run of spaces is one \s*: one per space would backtrack for minutes on a miss.
+            pattern = ".*?".join(r"\s*".join(map(re.escape, piece.split())) for piece in line.split("…"))
             assert re.search(pattern, self.output), f"expected {line!r} in:\n{self.output}"
 
     def run_browser(self, body):
