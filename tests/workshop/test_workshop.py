@@ -9,17 +9,18 @@ earlier blocks printed (or, for the code, received).
 import html
 import re
 import subprocess
-from pathlib import Path
+import sys
 from urllib.parse import urljoin
 
 import pytest
 import requests
 
+from tests.stack import ROOT
 from tests.stack import consent
 from tests.stack import query
 from tests.stack import sign_in
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "workshop.md"
+GUIDE = ROOT / "docs" / "workshop.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.M | re.S)
 # `VARIABLE=value make demo` in a section's text: that section's stack settings.
 SETTING = re.compile(r"`((?:[A-Z_]+=\S+ )+)make demo`")
@@ -57,14 +58,14 @@ def test_the_guide_is_runnable():
 class Reader:
     """One participant following one section: runs its blocks, remembers what they printed."""
 
-    def __init__(self, stack, workdir):
+    def __init__(self, stack):
         self.stack = stack
-        self.workdir = workdir
         self.values = {}
         self.output = None
 
     def fill_in(self, text):
-        """The block as the participant types it: test ports, pasted values."""
+        """The block as the participant types it: test ports, this Python, pasted values."""
+        text = text.replace(".venv/bin/python", sys.executable)
         for port, name in DEMO_PORTS.items():
             text = text.replace(f"localhost:{port}", f"localhost:{self.stack.ports[name]}")
         for placeholder in re.findall(r"PASTE_THE_[A-Z_]+", text):
@@ -73,9 +74,14 @@ class Reader:
         return text
 
     def run_sh(self, body):
-        """Run a sh block in bash; remember the values it printed."""
+        """Run a sh block in bash, in the repository; remember the values it printed.
+
+        The participant's terminal has none of the services' settings, so the client's
+        defaults find `make demo`'s stack; here the client's settings find the test's.
+        """
         result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", self.fill_in(body)],
-                                capture_output=True, text=True, timeout=60, cwd=self.workdir)
+                                capture_output=True, text=True, timeout=60, cwd=ROOT,
+                                env=self.stack.env("client_app"))
         assert result.returncode == 0, f"{body}\nexited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         self.output = result.stdout
         for placeholder, pattern in CAPTURES.items():
@@ -86,7 +92,8 @@ class Reader:
         """Each line of a text block appears in the last output (… is anything, spaces flexible)."""
         assert self.output is not None, "a text block must follow a sh block"
         for line in filter(None, (line.strip() for line in self.fill_in(body).splitlines())):
-            pattern = ".*?".join(r"\s*".join(map(re.escape, piece.split(" "))) for piece in line.split("…"))
+            # A run of spaces is one \s*: one per space would backtrack for minutes on a miss.
+            pattern = ".*?".join(r"\s*".join(map(re.escape, piece.split())) for piece in line.split("…"))
             assert re.search(pattern, self.output), f"expected {line!r} in:\n{self.output}"
 
     def run_browser(self, body):
@@ -114,8 +121,8 @@ class Reader:
 
 
 @pytest.mark.parametrize(("title", "settings", "blocks"), SECTIONS, ids=[s[0] for s in SECTIONS])
-def test_section(stacks, tmp_path, title, settings, blocks):
+def test_section(stacks, title, settings, blocks):
     """Run one section's blocks in order against a stack started with its settings."""
-    reader = Reader(stacks(settings), tmp_path)
+    reader = Reader(stacks(settings))
     for language, body in blocks:
         {"sh": reader.run_sh, "text": reader.check_text, "browser": reader.run_browser}[language](body)
