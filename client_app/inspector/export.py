@@ -38,6 +38,9 @@ def as_json(view):
     return {
         "exported_at": now(),
         "flow_id": login.flow_id if login else None,
+        # Which of the client's profiles ran this flow, and as which client (config.profiles).
+        "profile": view["profile"].name if view["profile"] else None,
+        "client_id": view["profile"].client_id if view["profile"] else None,
         "issuer": view["issuer"],
         "secrets": f"masked: the first {SHOWN_CHARACTERS} characters and …",
         "steps": [{

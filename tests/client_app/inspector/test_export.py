@@ -36,6 +36,8 @@ def test_json_download(finished):
     assert response.headers["Content-Disposition"] == f'attachment; filename="par-flow-{finished.row().flow_id}.json"'
     assert response.headers["Cache-Control"] == "no-store"
     data = json.loads(response.get_data(as_text=True))
+    # The profile is recorded with the flow (the par profile, as notes-web: the conftest's default).
+    assert (data["profile"], data["client_id"]) == (finished.row().profile, "notes-web")
     assert [(s["number"], s["label"], s["channel"]) for s in data["steps"]] == [
         (s.number, s.label, s.channel) for s in STEPS]
     assert data["steps"][2]["message"]["status"] == 201
