@@ -33,6 +33,11 @@ matrix: $(STAMP)
 bench: $(STAMP)
 	scripts/bench.sh
 
+## bench-scale: three auth_server replicas against one, in Docker (writes bench/results/scale.json)
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	scripts/bench-scale.sh
+
 ## test: unit tests for each service, then the three services together on loopback
 test: $(STAMP)
 	scripts/run-tests.sh

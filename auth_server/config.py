@@ -182,12 +182,13 @@ class Config:
     CLIENT_JWKS_CACHE_SECONDS = int(_env("CLIENT_JWKS_CACHE_SECONDS", "300"))
     CLIENT_JWKS_TIMEOUT = float(_env("CLIENT_JWKS_TIMEOUT", "5"))
 
-    # How passwords are hashed (werkzeug's generate_password_hash). Default "scrypt",
-    # werkzeug's own default. A stored hash names its method, so changing this never
-    # breaks existing users. TESTS ONLY: tests/auth_server sets a cheap method
-    # ("pbkdf2:sha256:1") so that create_app takes milliseconds; never lower it for a
-    # running service (it is not read from the environment for that reason).
-    PASSWORD_HASH_METHOD = "scrypt"
+    # How passwords are hashed (passwords.py). Default "argon2id", at OWASP's m=19 MiB,
+    # t=2, p=1. A stored hash names its method, so hashes made before (werkzeug's scrypt)
+    # still verify, and are made again with this one at the user's next sign-in.
+    # TESTS ONLY: tests/auth_server sets a cheap werkzeug method ("pbkdf2:sha256:1") so
+    # that create_app takes milliseconds; never lower it for a running service (it is
+    # not read from the environment for that reason).
+    PASSWORD_HASH_METHOD = "argon2id"
 
     # TESTS ONLY: ready-made key pairs (joserfc keys, one per alg of SIGNING_ALGS) stored
     # as the first signing keys instead of making them, because making 2048-bit RSA

@@ -12,6 +12,7 @@ a rotation still verify until they expire.
 
 import click
 from flask import current_app
+from flask import g
 from flask.cli import with_appcontext
 from joserfc.jwk import ECKey
 from joserfc.jwk import JWKRegistry
@@ -26,11 +27,24 @@ from .models import now
 _parsed = {}
 
 
-def _load(row):
+def _load(kid, private_jwk):
     """Parse a stored key once per process (parsing RSA keys is not free)."""
-    if row.kid not in _parsed:
-        _parsed[row.kid] = JWKRegistry.import_key(row.private_jwk)
-    return _parsed[row.kid]
+    if kid not in _parsed:
+        _parsed[kid] = JWKRegistry.import_key(private_jwk)
+    return _parsed[kid]
+
+
+def stored_keys():
+    """Every stored key, newest first, read from the database once per request.
+
+    A code exchange signs twice (access token, ID token) and names a kid in between:
+    one SELECT serves them all. A rotation, by any worker or replica, shows from the
+    next request on.
+    """
+    if "signing_keys" not in g:
+        rows = db.session.execute(db.select(SigningKey.kid, SigningKey.private_jwk).order_by(SigningKey.id.desc()))
+        g.signing_keys = [_load(kid, private_jwk) for kid, private_jwk in rows]
+    return g.signing_keys
 
 
 def generate_signing_key(alg):
@@ -47,6 +61,7 @@ def store_signing_key(key):
     """Store a key pair; being the newest of its alg, it signs from now on."""
     db.session.add(SigningKey(kid=key.kid, private_jwk=key.as_dict(private=True), created_at=now()))
     db.session.commit()
+    g.pop("signing_keys", None)  # read them again, this one included
     return key
 
 
@@ -73,14 +88,12 @@ def ensure_signing_key():
 def current_signing_key(alg=None):
     """The newest key for an alg (default config SIGNING_ALG): the one that signs new tokens."""
     alg = alg or current_app.config["SIGNING_ALG"]
-    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id.desc()))
-    return next(_load(row) for row in rows if row.private_jwk.get("alg") == alg)
+    return next(key for key in stored_keys() if key.alg == alg)
 
 
 def public_jwks():
     """RFC 7517 §5: every stored key's public half, for resource servers and clients."""
-    rows = db.session.scalars(db.select(SigningKey).order_by(SigningKey.id.desc()))
-    return {"keys": [_load(row).as_dict(private=False) for row in rows]}
+    return {"keys": [key.as_dict(private=False) for key in stored_keys()]}
 
 
 def rotate_signing_keys():
@@ -100,6 +113,7 @@ def rotate_signing_keys():
                       if successor.created_at < now() - longest_life]
     db.session.execute(db.delete(SigningKey).where(SigningKey.kid.in_(removable)))
     db.session.commit()
+    g.pop("signing_keys", None)
     return new_keys, removable
 
 

@@ -10,7 +10,7 @@ the counts live here, one row per username and one per address, and outlive logi
 - A count is forgotten after LOGIN_FAILURE_WINDOW seconds without a failure; a lock
   always ends by itself; a sign-in clears its username's count.
 - An unknown username costs one password check, as a known one does, so the time
-  taken does not say which usernames exist.
+  taken does not say which usernames exist: the dummy is hashed as real users are.
 """
 
 import secrets
@@ -24,6 +24,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from . import passwords
 from .models import User
 from .models import db
 from .models import now
@@ -58,7 +59,16 @@ def authenticate(username, password):
     if user is None:
         dummy_user().check_password(password)
         return None
-    return user if user.check_password(password) else None
+    if not user.check_password(password):
+        return None
+    # The password is right: if its hash is of an older scheme or cost (werkzeug's
+    # scrypt, before Argon2id), store it again the current way. Users move over as they sign in.
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if passwords.needs_rehash(user.password_hash, method):
+        user.set_password(password, method)
+        db.session.commit()
+        current_app.logger.info("step 5 password of user %s hashed again with %s", user.sub, method)
+    return user
 
 
 def dummy_user():

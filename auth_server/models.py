@@ -23,9 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
-from werkzeug.security import check_password_hash
-from werkzeug.security import generate_password_hash
 
+from . import passwords
 from .clients import client_auth_methods
 
 db = SQLAlchemy()
@@ -53,11 +52,11 @@ class User(db.Model):
 
     def set_password(self, password, method):
         """Store a salted hash of the password, never the password (config PASSWORD_HASH_METHOD)."""
-        self.password_hash = generate_password_hash(password, method)
+        self.password_hash = passwords.hash_password(password, method)
 
     def check_password(self, password):
         """True if the password matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
+        return passwords.verify_password(self.password_hash, password)
 
     def get_user_id(self):
         """The `sub` claim: a stable identifier, as Authlib asks of a user."""

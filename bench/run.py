@@ -15,9 +15,10 @@
 
 The services run under gunicorn exactly as `make demo` runs them (their own
 gunicorn.conf.py, 2 workers each). One change, for sections 1-4 only: the PAR rate
-limit is lifted, since the load comes from a single client; section 5 runs with the
-default limit. Writes bench/results/latest.json and prints the table, with each of the
-issue's targets as a ratio from this one run and PASS or FAIL.
+limit and client_app's logins per address are lifted, since the load comes from a
+single client on one address; section 5 runs with the defaults. Writes
+bench/results/latest.json and prints the table, with each of the issue's targets as a
+ratio from this one run and PASS or FAIL.
 """
 
 import base64
@@ -313,16 +314,19 @@ def start_stack(workdir, rate_limit):
     issuer, client_url = f"http://localhost:{auth_port}", f"http://localhost:{client_port}"
     auth_env = {"PORT": str(auth_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/auth.sqlite",
                 "NOTES_WEB_REDIRECT_URI": client_url + "/callback"}
+    client_env = {"PORT": str(client_port), "ISSUER": issuer, "REDIRECT_URI": client_url + "/callback",
+                  "DATABASE_URL": f"sqlite:///{workdir}/client.sqlite"}
     if rate_limit is not None:
+        # The load comes from one client and one address: lift the AS's PAR limit and
+        # client_app's logins per address alike (each flow is a new browser).
         auth_env["PAR_RATE_LIMIT"] = str(rate_limit)
+        client_env["LOGINS_PER_ADDRESS"] = str(rate_limit)
     stack = {"auth_server": gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
                                      "/.well-known/jwks.json")}
     stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
         "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"}, workdir, "/healthz")
     stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
-        "PORT": str(client_port), "ISSUER": issuer, "REDIRECT_URI": client_url + "/callback",
-        "NOTES_API_URL": stack["notes_api"].url, "DATABASE_URL": f"sqlite:///{workdir}/client.sqlite"},
-        workdir, "/healthz")
+        **client_env, "NOTES_API_URL": stack["notes_api"].url}, workdir, "/healthz")
     return stack
 
 
@@ -351,14 +355,17 @@ def main():
         token_pool = workdir / "tokens.txt"
         token_pool.write_text("\n".join(access_tokens) + "\n")
         pool = {"TOKENS": str(token_pool)}
+        # Each floor joins the list as it starts, so one that fails to start stops the others.
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
+        floors.append(trivial)
         unprotected = gunicorn("unprotected", "bench.apps:unprotected_notes_app()", {
             "ISSUER": stack["auth_server"].url, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
             workdir, "/healthz", conf="notes_api")
+        floors.append(unprotected)
         peer = Service("oidc_provider", ["node", "tests/interop/provider.js"], {
             "PORT": str(free_port()), "CLIENT_REDIRECT_URI": redirect_uri}, workdir,
             "/.well-known/openid-configuration")
-        floors = [trivial, unprotected, peer]
+        floors.append(peer)
         peer_par = requests.get(peer.url + "/.well-known/openid-configuration").json()[
             "pushed_authorization_request_endpoint"]
         report["throughput"] = {
@@ -379,13 +386,17 @@ def main():
     finally:
         for service in [*floors, *stack.values()]:
             service.stop()
-    # 5. soak, with the default rate limit, on a fresh stack.
-    stack = start_stack(workdir, rate_limit=None)
+    # 5. soak, with the default rate limits, on a fresh stack with fresh databases (the
+    # logins of sections 1-4 would count against client_app's per-address bound).
+    soak_dir = workdir / "soak"
+    soak_dir.mkdir()
+    stack = start_stack(soak_dir, rate_limit=None)
     try:
-        report["soak"] = soak(stack, workdir / "auth.sqlite")
+        report["soak"] = soak(stack, soak_dir / "auth.sqlite")
     finally:
         for service in stack.values():
             service.stop()
+    report["password_hash"] = password_hash(soak_dir / "auth.sqlite")
     report["targets"] = targets(report)
     out = ROOT / "bench" / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
@@ -406,7 +417,8 @@ def targets(report):
     t = report["throughput"]
     c1 = report["full_flow"][0]
     soak_result = report["soak"]
-    # The login POST is almost all scrypt, kept at werkzeug's cost on purpose (docs/benchmark.md).
+    # The login POST is mostly the password check, at the cost chosen on purpose
+    # (docs/security.md), so the target is the flow without it; both are stated.
     without_password = c1["p50_without_login_post_ms"]
     return {
         "par_vs_trivial": ratio_target(t["par"]["rps"], t["trivial_endpoint"]["rps"], 0.25),
@@ -417,13 +429,21 @@ def targets(report):
             t["token_authorization_code"]["rps"], t["trivial_endpoint"]["rps"], 0.12),
         "full_flow_c1_p50_without_password_check_ms": {
             "value": without_password, "target": "<= 25", "result": "PASS" if without_password <= 25 else "FAIL",
-            "with_password_check": c1["p50_ms"]},
+            "with_password_check": c1["p50_ms"], "login_post_p50_ms": c1["login_post_p50_ms"],
+            "password_hash": report["password_hash"]},
         "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
                         "target": ">= 1 (stretch)"},
         "soak_bounded": {"rows_max": soak_result["rows_max"], "rss_growth_mb":
                          round(soak_result["rss_last_mb"] - soak_result["rss_first_mb"], 1),
                          "legit_flows_completed": f"{soak_result['legit_flows_completed']}/5"},
     }
+
+
+def password_hash(db_path):
+    """The scheme and cost of alice's stored password hash (all but its salt and hash)."""
+    with sqlite3.connect(db_path) as connection:
+        stored = connection.execute("SELECT password_hash FROM user WHERE username = 'alice'").fetchone()[0]
+    return stored.rsplit("$", 2)[0]
 
 
 def table(report):
