@@ -9,7 +9,9 @@ The fake peers record what the client sent, so tests can assert on the wire.
 import base64
 import html
 import json
+import os
 import re
+import tempfile
 import time
 from urllib.parse import parse_qsl
 
@@ -23,6 +25,8 @@ from sqlalchemy import select
 from client_app import create_app
 from client_app.models import LoginSession
 from client_app.models import db
+from tests.app_pool import AppPool
+from tests.app_pool import SQLiteFile
 
 # Fixed test addresses, deliberately not the demo defaults: nothing may hard-code them.
 ISSUER = "http://as.test:9000"
@@ -32,6 +36,8 @@ CLIENT_SECRET = "notes-web-secret"
 REDIRECT_URI = "http://localhost:3000/callback"
 SCOPE = "openid profile email read:notes write:notes offline_access"
 KID = "test-key-1"
+# A RAM-backed folder, if the system has one (Linux does).
+RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +52,24 @@ def other_key():
     return RSAKey.generate_key(2048, parameters={"kid": "test-key-2", "use": "sig", "alg": "RS256"})
 
 
+@pytest.fixture(scope="session")
+def database_file():
+    """The SQLite file of every test's apps, in memory (/dev/shm) where the system has one."""
+    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
+        yield SQLiteFile(f"{path}/client_app.sqlite")
+
+
 @pytest.fixture
-def settings(tmp_path):
-    """The test configuration; a test class may override this fixture to change one setting."""
+def settings(database_file):
+    """The test configuration; a test class may override this fixture to change one setting.
+
+    Its SQLite file is emptied first: each test starts from nothing.
+    """
+    database_file.empty()
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'client_app.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": database_file.url,
         "ISSUER": ISSUER,
         "AUTH_SERVER_INTERNAL_URL": "",
         "CLIENT_ID": CLIENT_ID,
@@ -66,10 +83,20 @@ def settings(tmp_path):
     }
 
 
+@pytest.fixture(scope="module")
+def app_pool(database_file):
+    """The apps this module's tests share (tests/app_pool.py)."""
+    pool = AppPool(create_app, database_file)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def app(settings):
-    """A client app on a fresh SQLite file."""
-    return create_app(settings)
+def app(settings, app_pool):
+    """A client app as create_app(settings) makes it, on a fresh database."""
+    app = app_pool.get(settings)
+    yield app
+    app_pool.release(app)
 
 
 @pytest.fixture
