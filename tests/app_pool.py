@@ -5,7 +5,8 @@ was most of the unit tests' time. A test that asks for the `app` fixture now get
 pooled app whose SQLite file holds exactly what create_app left in it, copied in
 with SQLite's backup API, and whose own extension objects are as create_app made them.
 
-An app is handed out again only if nothing can tell the difference from a new one:
+An app is handed out again only if a test cannot tell it from a new one (but for the
+time its demo rows were written, when the module first needed it):
 - its settings are the test's settings (a class or module overriding them gets its own);
 - it is the newest app of the process: create_app also sets process-wide things (a
   logger's level, a library's registries), and an app built since may have changed them;
@@ -13,11 +14,24 @@ An app is handed out again only if nothing can tell the difference from a new on
 - the test before left its config and routes as they were (else it is thrown away).
 """
 
+import os
 import sqlite3
+import tempfile
 import weakref
 from contextlib import closing
+from contextlib import contextmanager
 
 from flask import appcontext_pushed
+
+# A RAM-backed folder, if the system has one (Linux does): the tests need no durability.
+RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+@contextmanager
+def sqlite_file(name):
+    """A SQLiteFile in a new temporary folder, in memory where the system allows."""
+    with tempfile.TemporaryDirectory(dir=RAM_DISK) as folder:
+        yield SQLiteFile(os.path.join(folder, name))
 
 
 class SQLiteFile:

@@ -3,10 +3,8 @@
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
-import tempfile
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
@@ -20,10 +18,8 @@ from joserfc.jwk import RSAKey
 from auth_server import create_app
 from auth_server.config import Config
 from tests.app_pool import AppPool
-from tests.app_pool import SQLiteFile
+from tests.app_pool import sqlite_file
 
-# A RAM-backed folder, if the system has one (Linux does).
-RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 WEB = ("notes-web", "notes-web-secret")
 CALLBACK = "http://localhost:3000/callback"
 ISSUER = Config.ISSUER
@@ -116,23 +112,17 @@ def make_proof(key, htu, htm="POST", nonce=None, header=None, sign_with=None, al
 
 @pytest.fixture(scope="session")
 def database_file():
-    """The SQLite file of every test's apps, in memory (/dev/shm) where the system has
-    one: the tests need no durability, and writing to disk was much of their time."""
-    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
-        yield SQLiteFile(f"{path}/as.sqlite")
+    """The SQLite file of every test's apps, in memory (/dev/shm): writing to disk was much of the tests' time."""
+    with sqlite_file("as.sqlite") as database:
+        yield database
 
 
 @pytest.fixture
-def database_dir(database_file):
-    """The folder of this test's SQLite file, the file emptied first: each test starts from nothing."""
+def test_config(database_file, signing_keys):
+    """The settings every test app starts from: the SQLite file, emptied first (each test
+    starts from nothing), and the two tests-only shortcuts of config.py (a cheap password
+    hash, a ready-made key)."""
     database_file.empty()
-    return os.path.dirname(database_file.path)
-
-
-@pytest.fixture
-def test_config(database_dir, database_file, signing_keys):
-    """The settings every test app starts from: its own SQLite file, and the two
-    tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_file.url,
@@ -166,7 +156,7 @@ def make_app(test_config, app_pool):
 
 @pytest.fixture
 def app(make_app, test_config):
-    """A fresh authorization server on a fresh database."""
+    """The authorization server create_app(test_config) makes, on a fresh database."""
     return make_app(test_config)
 
 

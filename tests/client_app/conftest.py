@@ -9,9 +9,7 @@ The fake peers record what the client sent, so tests can assert on the wire.
 import base64
 import html
 import json
-import os
 import re
-import tempfile
 import time
 from urllib.parse import parse_qsl
 
@@ -26,7 +24,7 @@ from client_app import create_app
 from client_app.models import LoginSession
 from client_app.models import db
 from tests.app_pool import AppPool
-from tests.app_pool import SQLiteFile
+from tests.app_pool import sqlite_file
 
 # Fixed test addresses, deliberately not the demo defaults: nothing may hard-code them.
 ISSUER = "http://as.test:9000"
@@ -36,8 +34,6 @@ CLIENT_SECRET = "notes-web-secret"
 REDIRECT_URI = "http://localhost:3000/callback"
 SCOPE = "openid profile email read:notes write:notes offline_access"
 KID = "test-key-1"
-# A RAM-backed folder, if the system has one (Linux does).
-RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +51,8 @@ def other_key():
 @pytest.fixture(scope="session")
 def database_file():
     """The SQLite file of every test's apps, in memory (/dev/shm) where the system has one."""
-    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
-        yield SQLiteFile(f"{path}/client_app.sqlite")
+    with sqlite_file("client_app.sqlite") as database:
+        yield database
 
 
 @pytest.fixture

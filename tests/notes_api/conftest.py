@@ -6,9 +6,7 @@ and config_from_env.
 """
 
 import importlib.util
-import os
 import re
-import tempfile
 import time
 import uuid
 
@@ -20,13 +18,11 @@ from joserfc.jwk import RSAKey
 from notes_api import config
 from notes_api import create_app
 from tests.app_pool import AppPool
-from tests.app_pool import SQLiteFile
+from tests.app_pool import sqlite_file
 
 ISSUER = "http://localhost:9000"
 AUDIENCE = "urn:my-notes-api"
 KID = "test-key-1"
-# A RAM-backed folder, if the system has one (Linux does).
-RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 # RFC 6750 §3: the characters an error_description may use (no '"' and no '\').
 DESCRIPTION_CHARS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
@@ -108,8 +104,8 @@ def auth_server(make_auth_server):
 @pytest.fixture(scope="session")
 def database_file():
     """The SQLite file of every test's apps, in memory (/dev/shm) where the system has one."""
-    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
-        yield SQLiteFile(f"{path}/notes_api.sqlite")
+    with sqlite_file("notes_api.sqlite") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
