@@ -6,6 +6,10 @@ pytest.ini says what each marker means.
 
 from pathlib import Path
 
+import pytest
+from flask import Flask
+from jinja2 import BytecodeCache
+
 TESTS = Path(__file__).parent
 # Each folder's markers. Browser and interop tests run our services under gunicorn too.
 MARKERS = {
@@ -25,3 +29,28 @@ def pytest_collection_modifyitems(items):
             folder = item.path.relative_to(TESTS).parts[0]
             for marker in MARKERS.get(folder, ()):
                 item.add_marker(marker)
+
+
+class TemplateCache(BytecodeCache):
+    """Jinja's bytecode cache, in memory: a template's compiled code, by file and source checksum."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        """Give the bucket the code compiled earlier, if any (Jinja checks the source's checksum)."""
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        """Keep a newly compiled template's code."""
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def template_cache():
+    """The tests build hundreds of apps: each compiles a template once per session, not once per app."""
+    options = Flask.jinja_options
+    Flask.jinja_options = {**options, "bytecode_cache": TemplateCache()}
+    yield
+    Flask.jinja_options = options
