@@ -3,10 +3,8 @@
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
-import tempfile
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
@@ -19,9 +17,9 @@ from joserfc.jwk import RSAKey
 
 from auth_server import create_app
 from auth_server.config import Config
+from tests.app_pool import AppPool
+from tests.app_pool import sqlite_file
 
-# A RAM-backed folder, if the system has one (Linux does).
-RAM_DISK = "/dev/shm" if os.path.isdir("/dev/shm") else None
 WEB = ("notes-web", "notes-web-secret")
 CALLBACK = "http://localhost:3000/callback"
 ISSUER = Config.ISSUER
@@ -112,30 +110,54 @@ def make_proof(key, htu, htm="POST", nonce=None, header=None, sign_with=None, al
     return jwt.encode(proof_header, proof_claims, sign_with or key, algorithms=[alg])
 
 
-@pytest.fixture
-def database_dir():
-    """A fresh folder for one test's SQLite file, in memory (/dev/shm) where the system
-    has one: the tests need no durability, and writing to disk was much of their time."""
-    with tempfile.TemporaryDirectory(dir=RAM_DISK) as path:
-        yield path
+@pytest.fixture(scope="session")
+def database_file():
+    """The SQLite file of every test's apps, in memory (/dev/shm): writing to disk was much of the tests' time."""
+    with sqlite_file("as.sqlite") as database:
+        yield database
 
 
 @pytest.fixture
-def test_config(database_dir, signing_keys):
-    """The settings every test app starts from: its own SQLite file, and the two
-    tests-only shortcuts of config.py (a cheap password hash, a ready-made key)."""
+def test_config(database_file, signing_keys):
+    """The settings every test app starts from: the SQLite file, emptied first (each test
+    starts from nothing), and the two tests-only shortcuts of config.py (a cheap password
+    hash, a ready-made key)."""
+    database_file.empty()
     return {
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_dir}/as.sqlite",
+        "SQLALCHEMY_DATABASE_URI": database_file.url,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         "TEST_SIGNING_KEYS": signing_keys,
     }
 
 
+@pytest.fixture(scope="module")
+def app_pool(database_file):
+    """The apps this module's tests share (tests/app_pool.py)."""
+    pool = AppPool(create_app, database_file)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def app(test_config):
-    """A fresh authorization server on its own SQLite file."""
-    return create_app(test_config)
+def make_app(test_config, app_pool):
+    """create_app for the `app` fixtures of test modules: the same app, built once per module and settings."""
+    handed_out = []
+
+    def make(settings):
+        app = app_pool.get(settings)
+        handed_out.append(app)
+        return app
+
+    yield make
+    for app in handed_out:
+        app_pool.release(app)
+
+
+@pytest.fixture
+def app(make_app, test_config):
+    """The authorization server create_app(test_config) makes, on a fresh database."""
+    return make_app(test_config)
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ JWKS_URI = Config.CLIENT_APP_URL + "/.well-known/jwks.json"
 
 
 @pytest.fixture
-def app(test_config, client_keys):
+def app(make_app, test_config, client_keys):
     """The demo clients and rp-jwt, whose keys are registered by value."""
-    return create_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp_with_keys(client_keys)]})
+    return make_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp_with_keys(client_keys)]})
 
 
 def push(flow, form):

@@ -24,14 +24,14 @@ FAPI = "notes-fapi"
 
 
 @pytest.fixture
-def app(test_config, client_keys):
+def app(make_app, test_config, client_keys):
     """The demo clients, notes-fapi with its keys by value (no client app to fetch them from)."""
     clients = []
     for client in Config.CLIENTS:
         if client["client_id"] == FAPI:
             client = {k: v for k, v in client.items() if k != "jwks_uri"} | {"jwks": public_jwks(client_keys)}
         clients.append(client)
-    return create_app({**test_config, "CLIENTS": clients})
+    return make_app({**test_config, "CLIENTS": clients})
 
 
 def signed_request(flow, key, **params):

@@ -17,9 +17,9 @@ INTERNAL = "auth-server"
 
 
 @pytest.fixture
-def app(test_config):
+def app(make_app, test_config):
     """The server as compose runs it: ISSUER plus the internal name and the loopback address."""
-    return create_app({**test_config, "ISSUER": ISSUER, "TRUSTED_HOSTS": [INTERNAL, "127.0.0.1"]})
+    return make_app({**test_config, "ISSUER": ISSUER, "TRUSTED_HOSTS": [INTERNAL, "127.0.0.1"]})
 
 
 def test_demo_default_names():

@@ -10,7 +10,6 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from auth_server import create_app
 from auth_server.config import Config
 
 from .conftest import CALLBACK
@@ -21,10 +20,10 @@ from .conftest import rp_with_keys
 
 
 @pytest.fixture
-def app(test_config, client_keys):
+def app(make_app, test_config, client_keys):
     """rp-jwt, which must sign its requests, and the demo clients."""
     rp = rp_with_keys(client_keys, require_signed_request_object=True)
-    return create_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp]})
+    return make_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp]})
 
 
 def request_object(flow, key, alg=None, header=None, **claims):

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from client_app import create_app
 from client_app.models import LoginSession
 from client_app.models import db
+from tests.app_pool import AppPool
+from tests.app_pool import sqlite_file
 
 # Fixed test addresses, deliberately not the demo defaults: nothing may hard-code them.
 ISSUER = "http://as.test:9000"
@@ -47,13 +49,24 @@ def other_key():
     return RSAKey.generate_key(2048, parameters={"kid": "test-key-2", "use": "sig", "alg": "RS256"})
 
 
+@pytest.fixture(scope="session")
+def database_file():
+    """The SQLite file of every test's apps, in memory (/dev/shm) where the system has one."""
+    with sqlite_file("client_app.sqlite") as database:
+        yield database
+
+
 @pytest.fixture
-def settings(tmp_path):
-    """The test configuration; a test class may override this fixture to change one setting."""
+def settings(database_file):
+    """The test configuration; a test class may override this fixture to change one setting.
+
+    Its SQLite file is emptied first: each test starts from nothing.
+    """
+    database_file.empty()
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'client_app.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": database_file.url,
         "ISSUER": ISSUER,
         "AUTH_SERVER_INTERNAL_URL": "",
         # Not fapi2, whose key pairs cost time to make: the tests of that profile add it.
@@ -69,10 +82,20 @@ def settings(tmp_path):
     }
 
 
+@pytest.fixture(scope="module")
+def app_pool(database_file):
+    """The apps this module's tests share (tests/app_pool.py)."""
+    pool = AppPool(create_app, database_file)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def app(settings):
-    """A client app on a fresh SQLite file."""
-    return create_app(settings)
+def app(settings, app_pool):
+    """A client app as create_app(settings) makes it, on a fresh database."""
+    app = app_pool.get(settings)
+    yield app
+    app_pool.release(app)
 
 
 @pytest.fixture

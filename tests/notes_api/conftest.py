@@ -1,7 +1,8 @@
 """Fixtures for the notes API: a signing key, a mocked authorization server, the app, tokens.
 
-The chain: signing_key -> make_auth_server -> auth_server -> make_app -> app -> client -> api, plus
-make_token (tokens like the authorization server's), assert_bearer_error and config_from_env.
+The chain: signing_key -> make_auth_server -> auth_server -> settings -> make_app (or app) ->
+client -> api, plus make_token (tokens like the authorization server's), assert_bearer_error
+and config_from_env.
 """
 
 import importlib.util
@@ -16,6 +17,8 @@ from joserfc.jwk import RSAKey
 
 from notes_api import config
 from notes_api import create_app
+from tests.app_pool import AppPool
+from tests.app_pool import sqlite_file
 
 ISSUER = "http://localhost:9000"
 AUDIENCE = "urn:my-notes-api"
@@ -98,21 +101,41 @@ def auth_server(make_auth_server):
     return make_auth_server(ISSUER)
 
 
+@pytest.fixture(scope="session")
+def database_file():
+    """The SQLite file of every test's apps, in memory (/dev/shm) where the system has one."""
+    with sqlite_file("notes_api.sqlite") as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def app_pool(database_file):
+    """The apps this module's tests share (tests/app_pool.py)."""
+    pool = AppPool(create_app, database_file)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def make_app(tmp_path, auth_server):
-    """Build the API on a fresh SQLite file; keyword arguments override any setting."""
+def settings(database_file):
+    """The test defaults, on the SQLite file, emptied first: each test starts from nothing."""
+    database_file.empty()
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_file.url,
+        "ISSUER": ISSUER,
+        "AUTH_SERVER_INTERNAL_URL": "",
+        "AUDIENCE": AUDIENCE,
+        "JWKS_URL": "",
+    }
+
+
+@pytest.fixture
+def make_app(settings, auth_server):
+    """Build the API on the test's SQLite file; keyword arguments override any setting."""
 
     def make(**overrides):
-        config = {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'notes_api.sqlite'}",
-            "ISSUER": ISSUER,
-            "AUTH_SERVER_INTERNAL_URL": "",
-            "AUDIENCE": AUDIENCE,
-            "JWKS_URL": "",
-        }
-        config.update(overrides)
-        return create_app(config)
+        return create_app({**settings, **overrides})
 
     return make
 
@@ -137,9 +160,11 @@ def config_from_env(monkeypatch):
 
 
 @pytest.fixture
-def app(make_app):
-    """The API with the test defaults."""
-    return make_app()
+def app(settings, auth_server, app_pool):
+    """The API with the test defaults, as make_app() builds it, but built once per module."""
+    app = app_pool.get(settings)
+    yield app
+    app_pool.release(app)
 
 
 @pytest.fixture

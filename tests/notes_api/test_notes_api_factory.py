@@ -36,8 +36,9 @@ def test_issuer_is_kept_exactly_as_set(config_from_env):
     assert config_from_env(ISSUER="https://tenant.example.com/").ISSUER == "https://tenant.example.com/"
 
 
-def test_database_url_is_used(app, tmp_path):
-    """DATABASE_URL picks the database (here the test's temporary SQLite file)."""
+def test_database_url_is_used(make_app, tmp_path):
+    """DATABASE_URL picks the database (here a temporary SQLite file)."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'notes_api.sqlite'}")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'notes_api.sqlite'}"
     assert (tmp_path / "notes_api.sqlite").exists()
 
