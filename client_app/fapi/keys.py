@@ -67,9 +67,17 @@ def ensure(name, alg):
         db.session.rollback()
 
 
+# Parsed keys by kid (each key's RFC 7638 thumbprint): a cache of immutable rows, not
+# state; any worker can rebuild it. Parsing a private RSA key costs tens of milliseconds.
+_parsed = {}
+
+
 def load(name):
-    """The key pair `name`, from the database."""
-    return JWKRegistry.import_key(db.session.get(ClientKey, name).jwk)
+    """The key pair `name`, from the database (parsed once per process)."""
+    jwk = db.session.get(ClientKey, name).jwk
+    if jwk["kid"] not in _parsed:
+        _parsed[jwk["kid"]] = JWKRegistry.import_key(jwk)
+    return _parsed[jwk["kid"]]
 
 
 def signing_key():
