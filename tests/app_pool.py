@@ -21,6 +21,7 @@ import weakref
 from contextlib import closing
 from contextlib import contextmanager
 
+import pytest
 from flask import appcontext_pushed
 
 # A RAM-backed folder, if the system has one (Linux does): the tests need no durability.
@@ -162,3 +163,16 @@ class AppPool:
         appcontext_pushed.disconnect(self.saw)
         for entry in list(self.pooled):
             self.drop(entry)
+
+
+def pool_fixture(create_app):
+    """The module-scoped `app_pool` fixture of one service's tests (its conftest: app_pool = pool_fixture(create_app))."""
+
+    @pytest.fixture(scope="module")
+    def app_pool(database_file):
+        """The apps this module's tests share."""
+        pool = AppPool(create_app, database_file)
+        yield pool
+        pool.close()
+
+    return app_pool

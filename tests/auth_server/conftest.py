@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 
 from auth_server import create_app
 from auth_server.config import Config
-from tests.app_pool import AppPool
+from tests.app_pool import pool_fixture
 from tests.app_pool import sqlite_file
 
 WEB = ("notes-web", "notes-web-secret")
@@ -131,12 +131,7 @@ def test_config(database_file, signing_keys):
     }
 
 
-@pytest.fixture(scope="module")
-def app_pool(database_file):
-    """The apps this module's tests share (tests/app_pool.py)."""
-    pool = AppPool(create_app, database_file)
-    yield pool
-    pool.close()
+app_pool = pool_fixture(create_app)
 
 
 @pytest.fixture

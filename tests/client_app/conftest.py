@@ -24,7 +24,7 @@ from sqlalchemy import select
 from client_app import create_app
 from client_app.models import LoginSession
 from client_app.models import db
-from tests.app_pool import AppPool
+from tests.app_pool import pool_fixture
 from tests.app_pool import sqlite_file
 
 # Fixed test addresses, deliberately not the demo defaults: nothing may hard-code them.
@@ -82,12 +82,7 @@ def settings(database_file):
     }
 
 
-@pytest.fixture(scope="module")
-def app_pool(database_file):
-    """The apps this module's tests share (tests/app_pool.py)."""
-    pool = AppPool(create_app, database_file)
-    yield pool
-    pool.close()
+app_pool = pool_fixture(create_app)
 
 
 @pytest.fixture

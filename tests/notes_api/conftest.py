@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 
 from notes_api import config
 from notes_api import create_app
-from tests.app_pool import AppPool
+from tests.app_pool import pool_fixture
 from tests.app_pool import sqlite_file
 
 ISSUER = "http://localhost:9000"
@@ -108,12 +108,7 @@ def database_file():
         yield database
 
 
-@pytest.fixture(scope="module")
-def app_pool(database_file):
-    """The apps this module's tests share (tests/app_pool.py)."""
-    pool = AppPool(create_app, database_file)
-    yield pool
-    pool.close()
+app_pool = pool_fixture(create_app)
 
 
 @pytest.fixture
