@@ -42,6 +42,8 @@ from . import jwt_view
 # A browser keeps this many ended flows, for this long: enough to compare the profiles.
 KEPT_PER_BROWSER = 5
 KEPT_SECONDS = 24 * 3600
+# And at most this many in all: a fresh cookie per login must not grow the table without bound.
+KEPT_IN_ALL = 1000
 # The live flow's key in the choice of flows (an ended one's key is its row id).
 CURRENT = "current"
 FLOW_KEY = re.compile(r"current|[0-9]{1,12}")
@@ -320,3 +322,5 @@ def _keep_summary(mapper, connection, target):
     connection.execute(delete(RecordedFlow).where(RecordedFlow.browser_id == browser,
                                                   RecordedFlow.id.not_in(newest)))
     connection.execute(delete(RecordedFlow).where(RecordedFlow.recorded_at < now() - KEPT_SECONDS))
+    newest_in_all = select(RecordedFlow.id).order_by(RecordedFlow.id.desc()).limit(KEPT_IN_ALL)
+    connection.execute(delete(RecordedFlow).where(RecordedFlow.id.not_in(newest_in_all)))

@@ -91,7 +91,7 @@ def _matrix_download(write, extension, mimetype):
     """One download of the browser's last matrix (404 until it has run one)."""
     cells = matrix.kept(browser_id())
     if cells is None:
-        abort(404, description="Run the defence matrix first: its downloads are of your last run.")
+        abort(404, description="Run the defence matrix first: its downloads are of your last run (kept for a day).")
     return Response(write(cells), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="defence-matrix.{extension}"'})
 

@@ -36,6 +36,9 @@ from joserfc.jwk import ECKey
 from sqlalchemy import JSON
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import delete
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -503,6 +506,12 @@ def as_markdown(cells):
     return "\n".join(lines) + "\n"
 
 
+# A browser's last matrix is kept this long, and only the newest runs of all browsers: a
+# fresh cookie per run must not grow the table without bound.
+KEPT_SECONDS = 24 * 3600
+KEPT_RUNS = 50
+
+
 class MatrixRun(db.Model):
     """The last matrix a browser ran, masked, kept for its downloads (one row per browser)."""
 
@@ -515,6 +524,10 @@ def keep(browser_id, cells):
     """Keep this browser's latest matrix (already masked), for the Markdown and JSON downloads."""
     data = json.loads(json.dumps([asdict(cell) for cell in cells], default=lambda step: asdict(step)))
     db.session.merge(MatrixRun(browser_id=browser_id, ran_at=now(), cells=data))
+    db.session.flush()
+    newest = select(MatrixRun.browser_id).order_by(MatrixRun.ran_at.desc()).limit(KEPT_RUNS)
+    db.session.execute(delete(MatrixRun).where(
+        or_(MatrixRun.ran_at < now() - KEPT_SECONDS, MatrixRun.browser_id.not_in(newest))))
     db.session.commit()
 
 

@@ -242,6 +242,22 @@ def test_a_browser_keeps_its_last_five_flows(learner, app):
     assert list(learner.keys()) == flows[:1:-1]
 
 
+def test_no_more_than_kept_in_all_flows_are_kept(learner, app, flow, monkeypatch):
+    """Fresh cookies cannot grow the table without bound: the oldest flows of all browsers go first."""
+    monkeypatch.setattr(compare, "KEPT_IN_ALL", 3)
+    first = learner.log_in("par")
+    learner.log_out()
+    others = []
+    for _ in range(3):
+        browser = Learner(type(flow)(app, app.test_client(), flow.auth_server))
+        others.append(browser.log_in("classic"))
+        browser.log_out()
+    with app.app_context():
+        kept = db.session.scalars(select(RecordedFlow.flow_id).order_by(RecordedFlow.id)).all()
+    assert kept == others
+    assert first not in learner.keys()
+
+
 def test_flows_older_than_a_day_are_purged(learner, app):
     """A flow kept more than 24 h is no longer offered, and the next one kept deletes it."""
     old = learner.log_in("par")

@@ -95,3 +95,18 @@ def test_the_fapi_column_cannot_run_without_the_fapi_profile(app, client):
                                 Target(app.config), app.config)
     assert found.outcome == "COULD NOT RUN"
     assert "fapi2 profile" in found.message
+
+
+def test_old_runs_and_runs_beyond_the_cap_are_deleted(app, monkeypatch):
+    """A fresh cookie per run must not grow the table: a day at most, and the newest KEPT_RUNS."""
+    monkeypatch.setattr(matrix, "KEPT_RUNS", 2)
+    clock = {"now": 1000}
+    monkeypatch.setattr(matrix, "now", lambda: clock["now"])
+    with app.app_context():
+        for browser in ("a", "b", "c"):
+            clock["now"] += 10  # a at 1010, b at 1020, c at 1030
+            matrix.keep(browser, all_cells())
+        assert [matrix.kept(b) is not None for b in "abc"] == [False, True, True]
+        clock["now"] = 1025 + matrix.KEPT_SECONDS  # b is more than a day old, c is not
+        matrix.keep("d", all_cells())
+        assert [matrix.kept(b) is not None for b in "bcd"] == [False, True, True]
