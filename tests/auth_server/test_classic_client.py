@@ -79,3 +79,22 @@ def test_discovery_says_what_the_server_requires(client, test_config):
     refused = front_channel_request(Flow(strict))
     assert refused.status_code == 400
     assert "must push" in refused.text
+
+
+@pytest.mark.parametrize("redirect_uri", ["https://attacker.example/callback", CALLBACK + "/extra", CALLBACK.upper()])
+def test_a_classic_request_never_redirects_to_an_unregistered_uri(flow, redirect_uri):
+    """RFC 6749 §4.1.2.1, §3.1.2.3: a redirect URI the client did not register exactly: an error page, no redirect."""
+    response = front_channel_request(flow, redirect_uri=redirect_uri)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "Location" not in response.headers
+
+
+def test_a_classic_request_with_an_unknown_scope_goes_back_with_the_error(flow):
+    """RFC 6749 §4.1.2.1: once the redirect URI is checked, errors go back to it, with state and iss."""
+    response = front_channel_request(flow, scope="openid admin:everything")
+    assert response.status_code in (302, 303)
+    params = parse_qs(urlparse(response.location).query)
+    assert response.location.startswith(CALLBACK)
+    assert params["error"] == ["invalid_scope"]
+    assert params["state"] == [flow.state]
