@@ -17,7 +17,10 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import delete
 from sqlalchemy import event
+from sqlalchemy import inspect
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -145,13 +148,37 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.close()
 
 
+def add_new_columns():
+    """Add to an older database the columns the models gained since (create_all adds only tables).
+
+    A demo database made by an earlier version (LoginSession.profile came with the
+    profiles) keeps working: each missing column is added, with its default.
+    """
+    dialect = db.engine.dialect
+    present = inspect(db.engine)
+    for table in db.metadata.sorted_tables:
+        if not present.has_table(table.name):
+            continue
+        have = {column["name"] for column in present.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            definition = f"{column.name} {column.type.compile(dialect)}"
+            if column.default is not None and column.default.is_scalar:
+                value = literal(column.default.arg).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+                definition += f" DEFAULT {value}"
+            with db.engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {definition}"))
+
+
 def init_app(app):
-    """Bind the database to the app and create the tables."""
+    """Bind the database to the app, create the tables, and add columns an older database lacks."""
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
         db.create_all()
+        add_new_columns()
         # gunicorn preloads the app and then forks: each worker must open its own
         # connections, so none made here may be inherited.
         db.engine.dispose()

@@ -1,0 +1,28 @@
+"""A database made by an earlier version keeps working: columns the models gained are added at start."""
+
+import sqlite3
+
+from client_app import create_app
+
+
+def test_an_older_login_table_gets_the_profile_column(settings, tmp_path):
+    """A login_session table without `profile` (before the profiles came): added, old rows read as par."""
+    database = tmp_path / "older.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE login_session (id VARCHAR(64) PRIMARY KEY, flow_id VARCHAR(16), "
+                           "created_at INTEGER, state VARCHAR(128), nonce VARCHAR(128), code_verifier "
+                           "VARCHAR(128), request_uri TEXT, access_token TEXT, refresh_token TEXT, "
+                           "id_token TEXT, expires_at INTEGER, scope TEXT, claims JSON)")
+        connection.execute("INSERT INTO login_session (id, flow_id, created_at) VALUES ('old-login', 'f1', 1)")
+    connection.close()
+    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    with app.app_context():
+        from client_app.models import LoginSession
+        from client_app.models import db
+        assert db.session.get(LoginSession, "old-login").profile == "par"
+        db.session.remove()
+        db.engine.dispose()
+    with sqlite3.connect(database) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(login_session)")]
+    connection.close()
+    assert "profile" in columns
