@@ -108,8 +108,9 @@ class Config:
     REFRESH_TOKEN_EXPIRES_IN = int(_env("REFRESH_TOKEN_EXPIRES_IN", str(30 * 86400)))
 
     # RFC 9126 §5: "true" makes every client use PAR. The default, "false", leaves it to
-    # each client's registration (RFC 9126 §6): all but notes-classic, the "classic"
-    # profile that shows what PAR changes, require it. Discovery says which, truthfully.
+    # each client's registration (RFC 9126 §6): all but notes-classic (the "classic"
+    # profile that shows what PAR changes) and the lab's twin of it require it.
+    # Discovery says which, truthfully.
     REQUIRE_PUSHED_AUTHORIZATION_REQUESTS = _env("REQUIRE_PAR", "false") == "true"
 
     # What this server supports, one list each: the policy (oauth2.py, par.py, tokens.py)

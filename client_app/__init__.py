@@ -52,7 +52,7 @@ def create_app(test_config=None):
     # What this client knows about the authorization server (discovery, JWKS).
     oauth_client.init_app(app)
 
-    # PROFILE=fapi2: the client's key pairs (made at first start) and its JWKS endpoint.
+    # With fapi2 in PROFILES: the client's key pairs (made at first start) and its JWKS endpoint.
     fapi.init_app(app)
 
     # The pages, and a readable page for every failure.

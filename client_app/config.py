@@ -7,6 +7,7 @@ this client is registered there, and where the Notes API lives.
 
 import os
 from dataclasses import dataclass
+from dataclasses import field
 from urllib.parse import urlsplit
 
 
@@ -47,7 +48,8 @@ class Profile:
     name: str
     title: str
     client_id: str
-    client_secret: str  # "" under FAPI 2.0: the client signs assertions instead
+    # "" under FAPI 2.0: the client signs assertions instead. Never in a repr (logs, pages).
+    client_secret: str = field(repr=False)
     # RFC 9126: the request is pushed; the browser carries only client_id and request_uri.
     pushes: bool
     # FAPI 2.0: private_key_jwt, a signed request object through PAR, DPoP-bound tokens.

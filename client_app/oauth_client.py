@@ -114,6 +114,15 @@ class IdTokenRejected(PageError):
     offer_login = True
 
 
+class ProfileNotOffered(PageError):
+    """The browser's login runs a profile this client no longer offers (PROFILES changed)."""
+
+    status = 400
+    title = "Please log in again"
+    offer_login = True
+    ends_session = True
+
+
 class SessionExpired(PageError):
     """The tokens are dead and cannot be refreshed: the user must log in again."""
 
@@ -208,9 +217,18 @@ def offered_profiles():
     return [current_app.extensions["client_app.profiles"][name] for name in current_app.config["PROFILES"]]
 
 
+def known_profile(name):
+    """The Profile called `name`, offered or not; None for a name this client never had."""
+    return current_app.extensions["client_app.profiles"].get(name)
+
+
 def profile_of(login):
-    """The Profile a login runs."""
-    return current_app.extensions["client_app.profiles"][login.profile]
+    """The Profile a login runs; a login of a profile no longer offered (PROFILES) is over."""
+    profile = known_profile(login.profile)
+    if profile is None or profile.name not in current_app.config["PROFILES"]:
+        raise ProfileNotOffered(f"Your login used the profile {login.profile!r}, which this client no "
+                                "longer offers. Please log in again.")
+    return profile
 
 
 def _send(method, url, timeout, **kwargs):

@@ -182,7 +182,8 @@ def security_headers(response):
 def profile_in_use():
     """For every page's header: the profile of this browser's login, or None."""
     login = current_login()
-    return {"profile_in_use": oauth_client.profile_of(login) if login is not None else None}
+    # Never raises: the header shows what the login says, even a profile no longer offered.
+    return {"profile_in_use": oauth_client.known_profile(login.profile) if login is not None else None}
 
 
 def init_app(app):

@@ -85,7 +85,9 @@ def summary(login, messages):
 
     `messages` are the login's recorded messages as dicts, {step: TraceMessage.as_dict()}.
     """
-    profile = oauth_client.profile_of(login)
+    profile = oauth_client.known_profile(login.profile)
+    if profile is None:
+        return None  # a profile no version of this client had: nothing to compare it with
     back_channel = [_back_request(m, messages.get(ANSWERS.get(m["step"])))
                     for _, m in sorted(messages.items())
                     if m["kind"] == "request" and m["channel"] == "back"]
@@ -253,6 +255,8 @@ def recorded_flows(login):
     found = []
     messages = {n: m.as_dict() for n, m in flow.messages(login.id).items()} if login is not None else {}
     if messages:
+        # A live login of a profile no longer offered ends here, with a readable page.
+        oauth_client.profile_of(login)
         found.append(_choice(CURRENT, summary(login, messages), login.created_at, "this login"))
     rows = db.session.scalars(select(RecordedFlow).where(
         RecordedFlow.browser_id == browser_id(), RecordedFlow.recorded_at >= now() - KEPT_SECONDS)
@@ -311,12 +315,13 @@ def _keep_summary(mapper, connection, target):
     for row in rows:
         # The same dicts as flow.messages gives, first message per step.
         messages.setdefault(row.step, TraceMessage(**row._mapping).as_dict())
-    if not messages:
+    kept = summary(target, messages) if messages else None
+    if kept is None:
         return
     browser = browser_id()
     connection.execute(insert(RecordedFlow).values(
         browser_id=browser, flow_id=target.flow_id, profile=target.profile,
-        recorded_at=target.created_at or now(), summary=summary(target, messages)))
+        recorded_at=now(), summary=kept))
     newest = (select(RecordedFlow.id).where(RecordedFlow.browser_id == browser)
               .order_by(RecordedFlow.recorded_at.desc(), RecordedFlow.id.desc()).limit(KEPT_PER_BROWSER))
     connection.execute(delete(RecordedFlow).where(RecordedFlow.browser_id == browser,

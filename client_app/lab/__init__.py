@@ -70,7 +70,7 @@ def matrix_page():
 def run_matrix():
     """Run every attack of the matrix against every profile, keep it for the downloads, show it."""
     with one_run_at_a_time():
-        cells = matrix.run_matrix(Target(current_app.config), current_app.config)
+        cells = matrix.run_matrix(Target(current_app.config), current_app.config, matrix.DEADLINE_SECONDS)
     matrix.keep(browser_id(), cells)
     return render_matrix(cells)
 

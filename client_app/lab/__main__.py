@@ -65,9 +65,13 @@ def print_matrix():
               f"{', '.join(matrix.PROFILE_NAMES)}, on the stack of issuer {app.config['ISSUER']}.", flush=True)
         cells = matrix.run_matrix(Target(app.config), app.config)
     found = {(cell.attack, cell.profile): cell for cell in cells}
-    rows = [[attack.name, *(found[attack.slug, name].outcome + ("" if found[attack.slug, name].as_expected
-                                                                 else f" (expected {found[attack.slug, name].expected})")
-                            for name in matrix.PROFILE_NAMES)] for attack in matrix.ROWS]
+    rows = []
+    for attack in matrix.ROWS:
+        row = [attack.name]
+        for name in matrix.PROFILE_NAMES:
+            cell = found[attack.slug, name]
+            row.append(cell.outcome if cell.as_expected else f"{cell.outcome} (expected {cell.expected})")
+        rows.append(row)
     print(table(rows, MATRIX_COLUMNS))
     print()
     for attack in matrix.ROWS:

@@ -10,7 +10,8 @@ marked, and fails the build (tests/client_app/lab/test_matrix.py, tests/integrat
 Every cell acts as the lab's own client of its profile (notes-lab-classic, notes-lab,
 notes-lab-fapi: config.profiles(config, lab=True)) and signs in as the lab's own
 account: an attack that succeeds does so only against them, and changes no other
-state. The FAPI 2.0 lab client signs with this client's own keys (fapi/keys.py), so
+state. The mix-up row, whose defence is in this client's callback, logs in through the
+client's own pages (its own clients, the lab account), and is blocked in every profile. The FAPI 2.0 lab client signs with this client's own keys (fapi/keys.py), so
 the matrix runs inside the client app (the page, or `python -m client_app.lab --matrix`).
 
     run_matrix(target, config)      -> [Cell]   every attack against every profile
@@ -59,6 +60,7 @@ from .kit import Run
 from .kit import callback_params
 from .kit import code_from
 from .kit import csrf_token
+from .kit import error_code
 from .kit import observed
 from .kit import sign_in_and_allow
 
@@ -75,6 +77,8 @@ REQUEST_PARAMETERS = ("response_type", "scope", "redirect_uri", "state", "nonce"
 ASKED_SCOPE = "openid read:notes offline_access"
 ADDED_SCOPE = "write:notes"
 ATTACKER_ISSUER = "https://attacker-as.example"
+# A whole run stops starting cells after this long (gunicorn's worker timeout is 30 s).
+DEADLINE_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -217,9 +221,9 @@ class LabClient:
             data, auth = self.authenticate(form)
             headers = {"DPoP": dpop.proof("POST", public_endpoint, nonce=nonce)} if self.profile.fapi else {}
             response = self.run.send("POST", endpoint, title, data=data, auth=auth, headers=headers, setup=setup)
-            # RFC 9449 §8: the AS asks for its nonce once; the proof is made again with it.
+            # RFC 9449 §8: the AS asks for its nonce once (use_dpop_nonce); the proof is made again with it.
             nonce = response.headers.get("DPoP-Nonce")
-            if not (self.profile.fapi and response.status_code == 400 and nonce):
+            if not (self.profile.fapi and error_code(response) == "use_dpop_nonce" and nonce):
                 return response
         return response
 
@@ -464,10 +468,26 @@ def run_cell(attack, profile, target, config):
                 result.message, result.steps, result.seconds)
 
 
-def run_matrix(target, config):
-    """Every attack against every profile, row by row: the Cells."""
+def run_matrix(target, config, deadline_seconds=None):
+    """Every attack against every profile, row by row: the Cells.
+
+    From the page a run holds a client worker, which gunicorn kills after 30 s: there the
+    page passes DEADLINE_SECONDS, after which the cells left are not run (COULD NOT RUN,
+    saying why) rather than lost with the worker.
+    """
     lab_profiles = profiles(config, lab=True)
-    return [run_cell(attack, lab_profiles[name], target, config) for attack in ROWS for name in PROFILE_NAMES]
+    started = time.monotonic()
+    cells = []
+    for attack in ROWS:
+        for name in PROFILE_NAMES:
+            if deadline_seconds is not None and time.monotonic() - started > deadline_seconds:
+                expected = attack.expected[name]
+                cells.append(Cell(attack.slug, name, COULD_NOT_RUN, expected.outcome, expected.why,
+                                  "not run", f"The matrix stopped after {deadline_seconds} s (is a "
+                                  "service slow?): run it again, or from the command line.", [], 0.0))
+            else:
+                cells.append(run_cell(attack, lab_profiles[name], target, config))
+    return cells
 
 
 def cell_text(cell):

@@ -97,3 +97,31 @@ def test_profiles_must_be_known_and_include_the_default(settings):
         create_app({**settings, "PROFILES": ("classic", "oauth1")})
     with pytest.raises(ValueError, match="PROFILE must be one of PROFILES"):
         create_app({**settings, "PROFILES": ("classic",), "PROFILE": "par"})
+
+
+class TestALoginOfAProfileNoLongerOffered:
+    """PROFILES changed while a browser was logged in: a readable page, the login ended, no 500."""
+
+    def rewrite_profile(self, app, flow, name):
+        """Make the browser's login one of profile `name`, as if PROFILES had since changed."""
+        from client_app.models import LoginSession
+        with app.app_context():
+            db.session.execute(db.update(LoginSession).values(profile=name))
+            db.session.commit()
+
+    @pytest.mark.parametrize("name", ["fapi2", "gone"])
+    def test_every_page_is_readable_and_the_login_ends(self, app, client, flow, expect_page, name):
+        """The header never fails; a page that needs the profile says to log in again, and logs out."""
+        flow.complete()
+        self.rewrite_profile(app, flow, name)
+        expect_page(client.get("/"), 200)
+        expect_page(client.get("/notes"), 400, "Please log in again", "no longer offers")
+        assert flow.rows() == []
+        expect_page(client.get("/inspector"), 200)
+
+
+def test_a_profile_never_shows_its_secret_in_a_repr(app):
+    """A Profile printed (a log line, a template) shows no client secret."""
+    from client_app.config import profiles
+    shown = repr(profiles(app.config)["par"])
+    assert "notes-web" in shown and app.config["CLIENT_SECRET"] not in shown

@@ -110,3 +110,23 @@ def test_old_runs_and_runs_beyond_the_cap_are_deleted(app, monkeypatch):
         clock["now"] = 1025 + matrix.KEPT_SECONDS  # b is more than a day old, c is not
         matrix.keep("d", all_cells())
         assert [matrix.kept(b) is not None for b in "bcd"] == [False, True, True]
+
+
+def test_past_the_deadline_the_cells_left_say_why(app, monkeypatch):
+    """From the page a run must end before gunicorn's timeout: the cells past the deadline are COULD NOT RUN."""
+    ran = []
+
+    def quick(attack, profile, target, config):
+        ran.append((attack.slug, profile.name))
+        return cell(attack.slug, profile.name)
+
+    monkeypatch.setattr(matrix, "run_cell", quick)
+    clock = iter(range(0, 1000, 5))
+    monkeypatch.setattr(matrix.time, "monotonic", lambda: next(clock))
+    with app.test_request_context():
+        from client_app.lab.kit import Target
+        cells = matrix.run_matrix(Target(app.config), app.config, deadline_seconds=12)
+    assert len(cells) == len(matrix.ROWS) * len(matrix.PROFILE_NAMES)
+    assert 0 < len(ran) < len(cells)
+    left = [c for c in cells if (c.attack, c.profile) not in ran]
+    assert left and all(c.outcome == "COULD NOT RUN" and "stopped after 12 s" in c.message for c in left)
