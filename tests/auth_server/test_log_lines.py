@@ -8,6 +8,8 @@ import logging
 
 from auth_server import create_app
 
+from tests.policies import installed_log_handler
+
 # A value that, unescaped, would end the line and start a forged one (then a
 # carriage return and a terminal escape to hide what follows).
 FORGED = "[auth_server] fake 200"
@@ -15,14 +17,7 @@ FORGED = "[auth_server] fake 200"
 
 def test_app_log_lines_escape_control_characters(test_config):
     """A value with a newline in one of the app's own lines stays on that line, escaped."""
-    root = logging.getLogger()
-    capture = root.handlers[:]  # pytest's log capture, put back below
-    root.handlers.clear()
-    try:
-        create_app(test_config)
-        (handler,) = root.handlers
-    finally:
-        root.handlers[:] = capture
+    handler = installed_log_handler(lambda: create_app(test_config))
     record = logging.makeLogRecord({"name": "auth_server", "levelname": "ERROR", "msg": "unexpected error on %s %s",
                                     "args": ("GET", "/x\n" + FORGED + "\r\x1b[31m")})
     line = handler.format(record)

@@ -8,6 +8,8 @@ import logging
 
 from client_app import create_app
 
+from tests.policies import installed_log_handler
+
 # A value that, unescaped, would end the line and start a forged one (then a
 # carriage return and a terminal escape to hide what follows).
 FORGED = "[client_app] fake 200"
@@ -15,14 +17,7 @@ FORGED = "[client_app] fake 200"
 
 def test_app_log_lines_escape_control_characters(settings):
     """A value with a newline in one of the app's own lines stays on that line, escaped."""
-    root = logging.getLogger()
-    capture = root.handlers[:]  # pytest's log capture, put back below
-    root.handlers.clear()
-    try:
-        create_app(settings)
-        (handler,) = root.handlers
-    finally:
-        root.handlers[:] = capture
+    handler = installed_log_handler(lambda: create_app(settings))
     record = logging.makeLogRecord({"name": "client_app", "levelname": "ERROR", "msg": "Exception on %s [GET]",
                                     "args": ("/x\n" + FORGED + "\r\x1b[31m",)})
     line = handler.format(record)

@@ -9,6 +9,8 @@ from notes_api.config import Config
 from notes_api.models import Note
 from notes_api.models import db
 
+from tests.policies import installed_log_handler
+
 
 def test_test_config_overrides_settings(make_app):
     """Any setting can be overridden through test_config."""
@@ -104,13 +106,6 @@ def test_log_level_setting_reaches_the_logger(make_app, level):
 
 def test_log_format_setting_shapes_every_line(make_app):
     """In a process with no logging set up yet, create_app formats every line with LOG_FORMAT."""
-    root = logging.getLogger()
-    capture = root.handlers[:]  # pytest's log capture, put back below
-    root.handlers.clear()
-    try:
-        make_app(LOG_FORMAT="%(levelname)s|%(name)s|%(message)s")
-        (handler,) = root.handlers
-    finally:
-        root.handlers[:] = capture
+    handler = installed_log_handler(lambda: make_app(LOG_FORMAT="%(levelname)s|%(name)s|%(message)s"))
     record = logging.makeLogRecord({"name": "notes_api", "levelname": "INFO", "msg": "token ok"})
     assert handler.format(record) == "INFO|notes_api|token ok"

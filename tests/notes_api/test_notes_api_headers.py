@@ -5,25 +5,8 @@ import re
 import pytest
 from flask import Blueprint
 
-HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-# Each directive of the CSP (their order does not matter).
-CSP = {"default-src 'none'", "style-src 'self'", "img-src 'self'", "frame-ancestors 'none'",
-       "base-uri 'none'"}
-# What a policy without 'unsafe-inline' would block in a page.
-INLINE = re.compile(r"<style|<script|\sstyle=|\son[a-z]+=|javascript:", re.I)
-
-
-def assert_secured(response):
-    """The response has every security header, with the exact values."""
-    for name, value in HEADERS.items():
-        assert response.headers.get(name) == value, name
-    directives = {d.strip() for d in response.headers["Content-Security-Policy"].split(";")}
-    assert directives == CSP
-
+from tests.policies import INLINE
+from tests.policies import assert_secured
 
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("GET", "/", 200),

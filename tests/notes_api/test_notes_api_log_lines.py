@@ -6,6 +6,7 @@ from gunicorn.conf.py, is tested in tests/integration/test_access_log.py.)
 
 import logging
 
+from tests.policies import installed_log_handler
 
 # A value that, unescaped, would end the line and start a forged one (then a
 # carriage return and a terminal escape to hide what follows).
@@ -14,14 +15,7 @@ FORGED = "[notes_api] fake 200"
 
 def test_app_log_lines_escape_control_characters(make_app):
     """A value with a newline in one of the app's own lines stays on that line, escaped."""
-    root = logging.getLogger()
-    capture = root.handlers[:]  # pytest's log capture, put back below
-    root.handlers.clear()
-    try:
-        make_app()
-        (handler,) = root.handlers
-    finally:
-        root.handlers[:] = capture
+    handler = installed_log_handler(make_app)
     record = logging.makeLogRecord({"name": "notes_api", "levelname": "ERROR", "msg": "Exception on %s [GET]",
                                     "args": ("/x\n" + FORGED + "\r\x1b[31m",)})
     line = handler.format(record)

@@ -14,14 +14,6 @@ SECRETS = ["notes-web-secret", "the-code", "access-token-1", "refresh-token-1",
            base64.b64encode(b"notes-web:notes-web-secret").decode()]
 
 
-@pytest.fixture
-def finished(flow, flow_trace):
-    """A whole login and one API call; returns the flow helper."""
-    flow.complete()
-    flow.client.get("/notes")
-    return flow
-
-
 def row_secrets(flow):
     """The secrets kept in the flow's LoginSession row (verifier is gone after step 10)."""
     row = flow.row()

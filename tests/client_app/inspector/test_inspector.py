@@ -13,14 +13,6 @@ from client_app import create_app
 from ..conftest import CLIENT_SECRET
 
 
-@pytest.fixture
-def finished(flow, flow_trace):
-    """A whole login and one API call; returns the flow helper."""
-    flow.complete()
-    flow.client.get("/notes")
-    return flow
-
-
 def text_of(page):
     """A page's text, as read: tags dropped, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", "", page))
