@@ -507,8 +507,8 @@ def as_json(cells):
         rows.append({"attack": attack.slug, "name": attack.name, "tries": attack.tries, "cells": {
             name: {**{k: v for k, v in asdict(found[name]).items() if k not in ("attack", "profile")},
                    "as_expected": found[name].as_expected} for name in PROFILE_NAMES if name in found}})
-    return json.dumps({"profiles": list(PROFILE_NAMES), "rows": rows}, indent=2, ensure_ascii=False,
-                      default=lambda step: asdict(step))
+    # asdict turns a cell's steps (Exchange and Note dataclasses) into plain data too.
+    return json.dumps({"profiles": list(PROFILE_NAMES), "rows": rows}, indent=2, ensure_ascii=False)
 
 
 def as_markdown(cells):
@@ -542,8 +542,7 @@ class MatrixRun(db.Model):
 
 def keep(browser_id, cells):
     """Keep this browser's latest matrix (already masked), for the Markdown and JSON downloads."""
-    data = json.loads(json.dumps([asdict(cell) for cell in cells], default=lambda step: asdict(step)))
-    db.session.merge(MatrixRun(browser_id=browser_id, ran_at=now(), cells=data))
+    db.session.merge(MatrixRun(browser_id=browser_id, ran_at=now(), cells=[asdict(cell) for cell in cells]))
     db.session.flush()
     newest = select(MatrixRun.browser_id).order_by(MatrixRun.ran_at.desc()).limit(KEPT_RUNS)
     db.session.execute(delete(MatrixRun).where(
