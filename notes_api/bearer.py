@@ -10,6 +10,10 @@ A request reaches a protected view only after these steps, in this order:
 4. Check the claims: iss, aud, exp, nbf, iat, sub.
 5. Check that the token's scope covers what the view needs.
 
+Steps 2 to 4 give the same answer every time for the same token, until it expires or
+the issuer's keys change: VerifiedTokens remembers the tokens that passed them, so a
+client calling the API again with its token costs no second signature check.
+
 Every failure becomes an RFC 6750 §3 response: a status code, a WWW-Authenticate
 challenge, and the same error as JSON. If we cannot fetch the issuer's keys at all
 we cannot judge any token, and say so with a 503.
@@ -109,7 +113,10 @@ def validate_request(scope):
     if current_app.config["TOKEN_CHECK"] == "introspection":
         claims = introspection.active_token_claims(token)
     else:
-        claims = validate_access_token(token)
+        claims = verified_tokens().claims_of(token)
+        if claims is None:
+            claims = validate_access_token(token)
+            verified_tokens().remember(token, claims)
     # RFC 9449 §7: a DPoP token's proof, and no DPoP-bound token as a bearer token.
     dpop.check_binding(claims, dpop_token)
 
@@ -220,6 +227,50 @@ def check_claims(claims):
 def issuer_keys():
     """This app's cache of the issuer's public keys."""
     return current_app.extensions["notes_api.issuer_keys"]
+
+
+def verified_tokens():
+    """This app's cache of the tokens that passed steps 2 to 4."""
+    return current_app.extensions["notes_api.verified_tokens"]
+
+
+class VerifiedTokens:
+    """Access tokens this process has checked (steps 2 to 4), with their claims.
+
+    A cache, not state, like IssuerKeys: each worker keeps its own, and losing it costs
+    one signature check per token. Only a token that passed every check is kept, so
+    made-up tokens cannot fill it. An entry counts only while
+    - the token is unexpired (exp plus the leeway, as step 4 allows), and
+    - the key set it was verified with is still the current, unexpired one: after
+      a fetch of the JWKS (a rotation, or every JWKS_CACHE_SECONDS), every token is
+      checked again, so a key the issuer withdraws stops its tokens as before.
+    At most `size` tokens are kept, the least recently used dropped first; 0 turns it off.
+    """
+
+    def __init__(self, size, leeway, keys):
+        self.size, self.leeway, self.keys = size, leeway, keys
+        self.entries = {}  # token -> (claims, the key set that verified it); oldest use first
+
+    def claims_of(self, token):
+        """The claims of a token checked before and still good; else None."""
+        entry = self.entries.pop(token, None)
+        if entry is None:
+            return None
+        claims, keys = entry
+        if keys is not self.keys.keys or self.keys.age() > self.keys.lifetime:
+            return None  # the keys were fetched again since (or are due): check it again
+        if time.time() > claims["exp"] + self.leeway:
+            return None
+        self.entries[token] = entry  # back in, now the most recently used
+        return claims
+
+    def remember(self, token, claims):
+        """Keep a token that has just passed steps 2 to 4."""
+        if self.size <= 0 or not isinstance(claims.get("exp"), (int, float)):
+            return
+        while len(self.entries) >= self.size:
+            self.entries.pop(next(iter(self.entries)), None)  # the least recently used
+        self.entries[token] = (claims, self.keys.keys)
 
 
 class IssuerKeys:
@@ -353,7 +404,9 @@ def init_app(app):
     """Give the app its key cache (or introspection) and its RFC 6750 error responses."""
     if app.config["TOKEN_CHECK"] not in ("jwt", "introspection"):
         raise ValueError(f"TOKEN_CHECK must be 'jwt' or 'introspection', not {app.config['TOKEN_CHECK']!r}.")
-    app.extensions["notes_api.issuer_keys"] = IssuerKeys(app.config)
+    keys = app.extensions["notes_api.issuer_keys"] = IssuerKeys(app.config)
+    app.extensions["notes_api.verified_tokens"] = VerifiedTokens(
+        app.config["VERIFIED_TOKENS_CACHED"], app.config["CLOCK_LEEWAY_SECONDS"], keys)
     app.extensions["notes_api.introspection"] = introspection.Introspection(app.config)
     app.register_error_handler(BearerError, bearer_error_response)
     app.register_error_handler(dpop.DPoPError, bearer_error_response)

@@ -12,6 +12,7 @@ from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy import select
@@ -36,11 +37,16 @@ class Note(db.Model):
 
     def to_json(self):
         """The note as the API shows it (the owner is implied by the token)."""
-        created_at = self.created_at
-        if created_at.tzinfo is None:  # SQLite forgets the zone; we only ever store UTC
-            created_at = created_at.replace(tzinfo=timezone.utc)
-        created_at = created_at.astimezone(timezone.utc).isoformat(timespec="seconds")
-        return {"id": self.id, "text": self.text, "created_at": created_at}
+        return note_json(self)
+
+
+def note_json(note):
+    """A note (a Note, or a row with its id, text and created_at) as the API shows it."""
+    created_at = note.created_at
+    if created_at.tzinfo is None:  # SQLite forgets the zone; we only ever store UTC
+        created_at = created_at.replace(tzinfo=timezone.utc)
+    created_at = created_at.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return {"id": note.id, "text": note.text, "created_at": created_at}
 
 
 class DPoPProof(db.Model):
@@ -50,9 +56,17 @@ class DPoPProof(db.Model):
     expires_at: Mapped[int] = mapped_column(Integer, index=True)  # seconds since the epoch
 
 
+# Built once, not on every request: building a statement costs more than running it.
+# Core rows, not ORM objects: a list only read needs no objects (a third of the cost).
+_notes = Note.__table__.c
+NOTES_OF = select(_notes.id, _notes.text, _notes.created_at).where(
+    _notes.owner_sub == bindparam("sub")).order_by(_notes.id)
+
+
 def notes_of(sub):
-    """All notes of one subject, oldest first."""
-    return db.session.scalars(select(Note).where(Note.owner_sub == sub).order_by(Note.id)).all()
+    """All notes of one subject, oldest first, as the API shows them."""
+    with db.engine.connect() as connection:
+        return [note_json(row) for row in connection.execute(NOTES_OF, {"sub": sub})]
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):

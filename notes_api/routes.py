@@ -37,7 +37,7 @@ def list_notes():
     """The caller's own notes: the token's `sub` says whose (scope read:notes)."""
     notes = notes_of(g.token["sub"])
     log.info("[%s] listed %d notes for sub=%s", g.request_id, len(notes), g.token["sub"])
-    return {"notes": [note.to_json() for note in notes]}
+    return {"notes": notes}
 
 
 @bp.post("/api/notes")

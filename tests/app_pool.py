@@ -14,6 +14,7 @@ time its demo rows were written, when the module first needed it):
 - the test before left its config and routes as they were (else it is thrown away).
 """
 
+import copy
 import os
 import sqlite3
 import tempfile
@@ -73,9 +74,9 @@ class PooledApp:
         self.settings = dict(settings)
         self.database = database.snapshot()
         self.extensions = dict(app.extensions)
-        # The service's own extension objects (its caches, which replace what they hold
-        # rather than change it in place), attribute by attribute.
-        self.attributes = {name: dict(vars(value)) for name, value in app.extensions.items()
+        # The service's own extension objects (its caches), attribute by attribute; a
+        # dict they fill in place is put back as a copy of what it held at the start.
+        self.attributes = {name: copied(vars(value)) for name, value in app.extensions.items()
                            if type(value).__module__.partition(".")[0] == app.import_name}
         self.fingerprint = fingerprint(app)
 
@@ -86,12 +87,17 @@ class PooledApp:
         for name, attributes in self.attributes.items():
             value = vars(self.app.extensions[name])
             value.clear()
-            value.update(attributes)
+            value.update(copied(attributes))
 
     def close(self):
         """Close the snapshot and the app's database connections."""
         self.database.close()
         dispose_engines(self.app)
+
+
+def copied(attributes):
+    """The attributes, each dict among them copied: a cache fills its dict in place."""
+    return {name: copy.copy(value) if isinstance(value, dict) else value for name, value in attributes.items()}
 
 
 def fingerprint(app):
