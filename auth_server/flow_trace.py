@@ -103,6 +103,12 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
+# The push's two INSERTs, built once: Core on the tables, not ORM objects, as nothing
+# here is read back (created_at and at take their defaults).
+START_TRACE = FlowTrace.__table__.insert().returning(FlowTrace.__table__.c.id)
+ADD_EVENT = FlowEvent.__table__.insert()
+
+
 class FlowNotFoundError(InvalidRequestError):
     """No flow with that request_uri or code belongs to the authenticated client."""
 
@@ -177,14 +183,11 @@ def record_push(server, client_id, request_uri):
     try:
         # A savepoint: if recording fails, the push is still stored.
         with db.session.begin_nested():
-            # Core INSERTs on the tables, not ORM objects: nothing here is read back.
-            traces, events = FlowTrace.__table__, FlowEvent.__table__
-            trace_id = db.session.scalar(db.insert(traces).values(
-                client_id=client_id, request_uri=request_uri).returning(traces.c.id))
+            trace_id = db.session.scalar(START_TRACE, {"client_id": client_id, "request_uri": request_uri})
             entry = {"step": 2, "channel": "back", "method": request.method,
                      "path": request.full_path.rstrip("?")[:MAX_PATH_CHARS], "status": 201,
                      "note": "pushed request stored; request_uri issued"}
-            db.session.execute(db.insert(events).values(trace_id=trace_id, kind="request", data=entry))
+            db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "request", "data": entry})
             if trace_id % PURGE_EVERY == 0:
                 db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
                 db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))

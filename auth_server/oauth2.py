@@ -32,6 +32,7 @@ from flask import g
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import bindparam
 
 from . import dpop
 from . import fapi
@@ -377,11 +378,15 @@ class DPoPAccessTokenValidator(AccessTokenValidator):
     TOKEN_TYPE = "dpop"
 
 
+# Built once, not on every request: building a statement costs more than running it.
+CLIENT_BY_ID = db.select(Client).where(Client.client_id == bindparam("client_id"))
+
+
 def query_client(client_id):
     """Find a registered client by its id, once per request (Authlib asks more than once)."""
     found = g.setdefault("clients", {})
     if client_id not in found:
-        found[client_id] = db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+        found[client_id] = db.session.scalar(CLIENT_BY_ID, {"client_id": client_id})
     return found[client_id]
 
 

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -72,7 +73,6 @@ class PushedAuthorizationEndpoint(Endpoint):
         """Authenticate the client, then validate its request as /authorize would."""
         # RFC 9126 §2: client authentication as at the token endpoint (§2.3: 401 on failure).
         client = self.server.authenticate_client(request, self.client_auth_methods, endpoint="par")
-        self.check_rate(client)
         form = request.form
         # RFC 9126 §2.1: the request_uri parameter MUST NOT be pushed.
         if "request_uri" in form:
@@ -102,38 +102,25 @@ class PushedAuthorizationEndpoint(Endpoint):
             raise
         return EndpointRequest(request=request, client=client)
 
-    def check_rate(self, client):
-        """RFC 9126 §2.3: count this push in the client's window; refuse it over the limit.
-
-        The count is committed with the pushed request (create_response): a push that is
-        refused, here or by validation, is rolled back and not counted.
-        """
-        pushes = count_push(client.client_id, self.rate_window)
-        if pushes > self.rate_limit:
-            db.session.rollback()
-            log.warning("par: client=%s over its rate limit (%d in %d s)", client.client_id, self.rate_limit, self.rate_window)
-            raise TooManyPushesError(retry_after=self.rate_window)
-        if pushes == 1:
-            # A new window: purge at most once per client and window, not on every push.
-            purge_expired()
-
     def create_response(self, validated):
-        """Store the request under a fresh request_uri, in the push's one transaction;
-        201 with its lifetime (§2.2)."""
-        client_id = validated.client.client_id
+        """Count the push, store the request under a fresh request_uri; 201 with its lifetime (§2.2).
+
+        Everything above only read the database; every write is here, in one short
+        transaction, so a worker holds SQLite's write lock for as little time as possible.
+        """
+        client = validated.client
+        client_id = client.client_id  # read now: the commit below expires the ORM object
+        self.count_push(client_id)
         # A client may be registered with a lifetime of its own (the attack lab's: 2 s);
         # a FAPI client's stays under 600 s (FAPI 2.0 §5.3.2.2).
-        expires_in = fapi.request_uri_lifetime(validated.client, self.expires_in)
+        expires_in = fapi.request_uri_lifetime(client, self.expires_in)
         # RFC 9126 §7.1: the reference must be unguessable; 256 bits from a CSPRNG.
         reference = secrets.token_urlsafe(32)
-        # Core INSERTs on the tables, not ORM objects: nothing here is read back.
-        db.session.execute(db.insert(PushedRequest.__table__).values(
-            reference=reference,
-            client_id=client_id,
-            params=dict(validated.request.payload.data),
-            created_at=now(),
-            expires_at=now() + expires_in,
-        ))
+        pushed_at = now()
+        db.session.execute(STORE_PUSHED_REQUEST, {
+            "reference": reference, "client_id": client_id, "params": dict(validated.request.payload.data),
+            "created_at": pushed_at, "expires_at": pushed_at + expires_in,
+        })
         # Whatever watches pushes (the flow trace) writes in this same transaction.
         self.server.execute_hook("after_store_pushed_request", client_id, REQUEST_URI_PREFIX + reference)
         db.session.commit()
@@ -141,6 +128,21 @@ class PushedAuthorizationEndpoint(Endpoint):
                  client_id, reference[:8], expires_in)
         body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": expires_in}
         return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+    def count_push(self, client_id):
+        """RFC 9126 §2.3: count this push in the client's window; refuse it over the limit.
+
+        Only a valid push gets here, and a refused one is rolled back: only stored
+        pushes count.
+        """
+        pushes = count_push(client_id, self.rate_window)
+        if pushes > self.rate_limit:
+            db.session.rollback()
+            log.warning("par: client=%s over its rate limit (%d in %d s)", client_id, self.rate_limit, self.rate_window)
+            raise TooManyPushesError(retry_after=self.rate_window)
+        if pushes == 1:
+            # A new window: purge at most once per client and window, not on every push.
+            purge_expired()
 
 
 class PushedAuthorizationRequests:
@@ -239,16 +241,24 @@ def count_push(client_id, window):
     client's window or counts up in it, atomically, so concurrent workers and replicas
     never lose a push. A window starts at a client's first push and lasts `window` s.
     """
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    row = PushRateWindow.__table__.c  # the stored row, in ON CONFLICT DO UPDATE
-    started = now()
-    over = row.window_start <= started - window  # the stored window has ended
-    upsert = dialect.insert(PushRateWindow.__table__).values(client_id=client_id, window_start=started, pushes=1)
-    upsert = upsert.on_conflict_do_update(index_elements=[row.client_id], set_={
-        "pushes": case((over, 1), else_=row.pushes + 1),
-        "window_start": case((over, started), else_=row.window_start),
-    })
-    return db.session.scalar(upsert.returning(row.pushes))
+    statement = COUNT_PUSH[db.session.get_bind().dialect.name]
+    return db.session.scalar(statement, {"client_id": client_id, "window_start": now(), "pushes": 1, "window": window})
+
+
+def _count_push_statement(dialect):
+    """The upsert count_push runs, built once per dialect: the stored row against the new one."""
+    upsert = dialect.insert(PushRateWindow.__table__)
+    stored, new = upsert.table.c, upsert.excluded
+    over = stored.window_start <= new.window_start - bindparam("window")  # the stored window has ended
+    return upsert.on_conflict_do_update(index_elements=[stored.client_id], set_={
+        "pushes": case((over, 1), else_=stored.pushes + 1),
+        "window_start": case((over, new.window_start), else_=stored.window_start),
+    }).returning(stored.pushes)
+
+
+# Statements built once, not on every push: building one costs more than running it.
+COUNT_PUSH = {"sqlite": _count_push_statement(sqlite), "postgresql": _count_push_statement(postgresql)}
+STORE_PUSHED_REQUEST = PushedRequest.__table__.insert()
 
 
 def purge_expired(grace=300):
