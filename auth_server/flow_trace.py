@@ -31,6 +31,7 @@ from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -103,10 +104,12 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-# The push's two INSERTs, built once: Core on the tables, not ORM objects, as nothing
-# here is read back (created_at and at take their defaults).
+# The statements of every push and token request, built once. Core INSERTs on the
+# tables, not ORM objects, as nothing reads the rows back (created_at and at take
+# their defaults).
 START_TRACE = FlowTrace.__table__.insert().returning(FlowTrace.__table__.c.id)
 ADD_EVENT = FlowEvent.__table__.insert()
+TRACE_OF_CODE = db.select(FlowTrace.id).where(FlowTrace.code_hash == bindparam("code_hash"))
 
 
 class FlowNotFoundError(InvalidRequestError):
@@ -266,7 +269,7 @@ def _observe_token_request(response):
     if grant is None or not request.form.get("code"):
         return
     code = request.form["code"]
-    trace_id = db.session.scalar(db.select(FlowTrace.id).filter_by(code_hash=sha256(code)))
+    trace_id = db.session.scalar(TRACE_OF_CODE, {"code_hash": sha256(code)})
     if trace_id is None:
         return
     body = response.get_json(silent=True) or {}
@@ -278,8 +281,7 @@ def _observe_token_request(response):
         "error_description": body.get("error_description"),
         "checks": checks(grant, response.status_code, body, code),
     }
-    # A Core INSERT, as for the push: nothing reads the event back in this request.
-    db.session.execute(db.insert(FlowEvent.__table__).values(trace_id=trace_id, kind="token_request", data=entry))
+    db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "token_request", "data": entry})
     db.session.commit()
 
 

@@ -233,14 +233,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         """Use up the code in one UPDATE; a second use revokes what the first issued."""
         self.current_check = "code_valid"
-        claimed = db.session.execute(
-            db.update(AuthorizationCode)
-            .where(AuthorizationCode.code == code, AuthorizationCode.client_id == client.client_id,
-                   AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at >= now())
-            .values(used_at=now())
-        ).rowcount
+        found = {"the_code": code, "the_client": client.client_id, "now": now()}
+        claimed = db.session.execute(CLAIM_CODE, found).rowcount
         db.session.commit()
-        item = db.session.scalar(db.select(AuthorizationCode).filter_by(code=code, client_id=client.client_id))
+        item = db.session.scalar(CODE_OF_CLIENT, found)
         if claimed == 1:
             # Authlib compares the redirect_uri with the code's next.
             self.current_check = "redirect_uri_matches"
@@ -267,6 +263,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return tokens.issue_tokens(self.client, user, scope, code.audience, code.auth_time,
                                    family=code.id, include_refresh_token=include_refresh_token,
                                    dpop_jkt=self.request.dpop_jkt)
+
+
+# Built once, not on every request: building a statement costs more than running it.
+# RFC 6749 §4.1.2: a code is used once; one UPDATE checks and marks it, so two
+# workers racing with the same code cannot both win.
+CLAIM_CODE = (db.update(AuthorizationCode)
+              .where(AuthorizationCode.code == bindparam("the_code"), AuthorizationCode.client_id == bindparam("the_client"),
+                     AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at >= bindparam("now"))
+              .values(used_at=bindparam("now")))
+CODE_OF_CLIENT = db.select(AuthorizationCode).where(
+    AuthorizationCode.code == bindparam("the_code"), AuthorizationCode.client_id == bindparam("the_client"))
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
