@@ -3,9 +3,10 @@
 1. Full flow: all 12 steps over HTTP (login and consent forms included), at
    concurrency 1, 4 and 8: latency percentiles and flows per second.
 2. Endpoint throughput (wrk): POST /oauth/par and, on the same server, discovery;
-   GET /api/notes with a different valid token on each request (a pool of 120), beside
+   GET /api/notes with a different valid token on each request (a pool of 240), beside
    notes_api's /healthz; the token endpoint (authorization_code, refresh_token) with a
-   Python load loop.
+   Python load loop on kept-alive connections (each code can be sent only once, which
+   wrk cannot do), beside the trivial endpoint under the same loop.
 3. The floor beside them: a trivial Flask endpoint and the notes view without token
    validation, on the same gunicorn settings.
 4. A peer beside them: panva's oidc-provider (tests/interop) serving PAR.
@@ -23,6 +24,7 @@ ratio from this one run and PASS or FAIL.
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import platform
@@ -50,6 +52,7 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SOAK_REQUESTS = int(os.environ.get("BENCH_SOAK_REQUESTS", "100000"))
 WEB = ("notes-web", "notes-web-secret")
+PYTHON_LOAD = "python http.client, 8 threads, kept-alive connections"
 
 
 def free_port():
@@ -219,34 +222,81 @@ def code_via_auth_server(auth, redirect_uri):
     return parse_qs(urlparse(back.headers["Location"]).query)["code"][0], verifier
 
 
-def token_endpoint(auth, redirect_uri, count=120, threads=8):
-    """Throughput of POST /oauth/token: code exchanges, then refresh chains."""
+class KeptAlive:
+    """One HTTP/1.1 connection kept open (http.client), for the Python load loops.
+
+    It costs the load generator about what wrk costs it per request; `requests` costs
+    a millisecond or more of CPU per call, taken from the server on a 2-CPU machine.
+    """
+
+    def __init__(self, base):
+        url = urlparse(base)
+        self.connection = http.client.HTTPConnection(url.hostname, url.port)
+
+    def call(self, method, path, form=None, auth=None):
+        """One request; (status, parsed JSON body or None)."""
+        headers = {"Authorization": basic(*auth)} if auth else {}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        return response.status, json.loads(data) if data else None
+
+
+def in_threads(base, work, items, threads=8):
+    """Run work(connection, item) on every item, `threads` at a time, each thread on its
+    own kept-alive connection; (results in order, seconds taken)."""
+    slices = [items[i::threads] for i in range(threads)]
+
+    def run(slice_):
+        connection = KeptAlive(base)
+        return [work(connection, item) for item in slice_]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done = list(pool.map(run, slices))
+    seconds = time.perf_counter() - started
+    results = [None] * len(items)
+    for i, part in enumerate(done):
+        results[i::threads] = part
+    return results, seconds
+
+
+def token_endpoint(auth, redirect_uri, trivial, count=240, threads=8):
+    """Throughput of POST /oauth/token (code exchanges, then refresh chains) and, with the
+    same Python loop, of the trivial endpoint: the ratio compares like with like."""
     with ThreadPoolExecutor(max_workers=threads) as pool:
         codes = list(pool.map(lambda _: code_via_auth_server(auth, redirect_uri), range(count)))
 
-    def exchange(item):
+    def exchange(connection, item):
         code, verifier = item
-        response = requests.post(auth + "/oauth/token", auth=WEB, data={
+        status, token = connection.call("POST", "/oauth/token", auth=WEB, form={
             "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
-        return response.json()
+        if status != 200:
+            raise RuntimeError(f"code exchange failed: HTTP {status} {token}")
+        return token
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        tokens = list(pool.map(exchange, codes))
-    code_rps = count / (time.perf_counter() - started)
+    tokens, seconds = in_threads(auth, exchange, codes, threads)
+    code_rps = count / seconds
 
-    def chain(token, length=count // threads * 3):
+    def chain(connection, token, length=count // threads * 3):
         refresh = token["refresh_token"]
         for _ in range(length):
-            refresh = requests.post(auth + "/oauth/token", auth=WEB, data={
-                "grant_type": "refresh_token", "refresh_token": refresh}).json()["refresh_token"]
+            status, answer = connection.call("POST", "/oauth/token", auth=WEB, form={
+                "grant_type": "refresh_token", "refresh_token": refresh})
+            if status != 200:
+                raise RuntimeError(f"refresh failed: HTTP {status} {answer}")
+            refresh = answer["refresh_token"]
         return length
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        refreshes = sum(pool.map(chain, tokens[:threads]))
-    refresh_rps = refreshes / (time.perf_counter() - started)
-    return [token["access_token"] for token in tokens], round(code_rps, 1), round(refresh_rps, 1)
+    refreshes, seconds = in_threads(auth, chain, tokens[:threads], threads)
+    refresh_rps = sum(refreshes) / seconds
+    pings, seconds = in_threads(trivial, lambda connection, _: connection.call("GET", "/ping"), range(count * 10), threads)
+    trivial_rps = len(pings) / seconds
+    return [token["access_token"] for token in tokens], round(code_rps, 1), round(refresh_rps, 1), round(trivial_rps, 1)
 
 
 # ---- 5. soak ---------------------------------------------------------------------------
@@ -350,14 +400,15 @@ def main():
         redirect_uri = stack["client_app"].url + "/callback"
         full_flow(stack)  # warm-up: discovery, JWKS and key caches, connection pools
         report["full_flow"] = [measure_flows(stack, c, n) for c, n in ((1, 30), (4, 60), (8, 80))]
-        access_tokens, code_rps, refresh_rps = token_endpoint(stack["auth_server"].url, redirect_uri)
-        # Every request to the notes API carries the next of 120 distinct valid tokens.
-        token_pool = workdir / "tokens.txt"
-        token_pool.write_text("\n".join(access_tokens) + "\n")
-        pool = {"TOKENS": str(token_pool)}
         # Each floor joins the list as it starts, so one that fails to start stops the others.
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
         floors.append(trivial)
+        access_tokens, code_rps, refresh_rps, trivial_python_rps = token_endpoint(
+            stack["auth_server"].url, redirect_uri, trivial.url)
+        # Every request to the notes API carries the next of the distinct valid tokens (240).
+        token_pool = workdir / "tokens.txt"
+        token_pool.write_text("\n".join(access_tokens) + "\n")
+        pool = {"TOKENS": str(token_pool)}
         unprotected = gunicorn("unprotected", "bench.apps:unprotected_notes_app()", {
             "ISSUER": stack["auth_server"].url, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
             workdir, "/healthz", conf="notes_api")
@@ -380,8 +431,9 @@ def main():
             "notes_unprotected": wrk(unprotected.url + "/bench/notes", "get_token_pool.lua", pool),
             "notes_healthz": wrk(stack["notes_api"].url + "/healthz", "get_token_pool.lua", pool),
             "notes_token_pool_size": len(set(access_tokens)),
-            "token_authorization_code": {"rps": code_rps, "tool": "python, 8 threads"},
-            "token_refresh_token": {"rps": refresh_rps, "tool": "python, 8 threads"},
+            "token_authorization_code": {"rps": code_rps, "tool": PYTHON_LOAD},
+            "token_refresh_token": {"rps": refresh_rps, "tool": PYTHON_LOAD},
+            "trivial_endpoint_python": {"rps": trivial_python_rps, "tool": PYTHON_LOAD},
         }
     finally:
         for service in [*floors, *stack.values()]:
@@ -425,8 +477,9 @@ def targets(report):
         "par_vs_discovery": ratio_target(t["par"]["rps"], t["discovery"]["rps"], 0.5),
         "notes_token_pool_vs_unprotected": ratio_target(t["notes_protected"]["rps"], t["notes_unprotected"]["rps"], 0.9),
         "notes_token_pool_vs_healthz": ratio_target(t["notes_protected"]["rps"], t["notes_healthz"]["rps"], 0.6),
+        # Both with the same Python loop (each code can be sent once: wrk cannot).
         "token_code_exchange_vs_trivial": ratio_target(
-            t["token_authorization_code"]["rps"], t["trivial_endpoint"]["rps"], 0.12),
+            t["token_authorization_code"]["rps"], t["trivial_endpoint_python"]["rps"], 0.12),
         "full_flow_c1_p50_without_password_check_ms": {
             "value": without_password, "target": "<= 25", "result": "PASS" if without_password <= 25 else "FAIL",
             "with_password_check": c1["p50_ms"], "login_post_p50_ms": c1["login_post_p50_ms"],
@@ -460,7 +513,7 @@ def table(report):
                  "notes_unprotected", "notes_healthz"):
         row = t[name]
         lines.append(f"  {name:<42} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['non2xx']:>9}")
-    for name in ("token_authorization_code", "token_refresh_token"):
+    for name in ("token_authorization_code", "token_refresh_token", "trivial_endpoint_python"):
         lines.append(f"  {name:<42} {t[name]['rps']:>8.1f}   ({t[name]['tool']})")
     s = report["soak"]
     lines += ["", f"Soak: {s['requests']} pushes from seed-cli at {s['rps']:.0f} req/s, {s['rejected_non2xx']} refused "
