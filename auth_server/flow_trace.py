@@ -9,12 +9,16 @@ flow and tells it to the client that owns the flow:
   code (step 7): method, path, status; never a cookie, a form field or a password;
 - each token request for the flow's code (step 9): the checks made and their outcomes.
 
-Nothing here changes a decision: it only watches, through Flask's after_request, at
-the PAR endpoint through a server hook that writes the new flow in the push's own
-transaction (one commit per push), and at the token endpoint through an extension of
-the code grant (Authlib's own seam, as PKCE and OpenID use) that keeps the grant, whose
-checks name themselves as they run (oauth2.py). oauth2.config_oauth(app) switches it
-on. A flow is found by its request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
+The push itself writes nothing here: its stored request (models.PushedRequest) is
+step 2's record, so a push costs one row, not three. A flow's trace starts when the
+browser arrives with the request_uri (step 4), from that row; until then, the flow is
+told from the pushed request alone, for as long as the server keeps it.
+
+Nothing here changes a decision: it only watches, through Flask's after_request, and at
+the token endpoint through an extension of the code grant (Authlib's own seam, as PKCE
+and OpenID use) that keeps the grant, whose checks name themselves as they run
+(oauth2.py). oauth2.config_oauth(app) switches it on. A flow is found by its
+request_uri, or by its code (stored only as a hash). POST /oauth/flow-trace
 (views/flows.py) answers only the client that owns the flow.
 """
 
@@ -27,11 +31,13 @@ from authlib.oauth2.rfc6749.endpoint import Endpoint
 from authlib.oauth2.rfc6749.endpoint import EndpointRequest
 from flask import g
 from flask import request
+from flask import url_for
 from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -47,7 +53,8 @@ log = logging.getLogger("auth_server")
 
 # Traces are teaching material, not an audit log: kept one day.
 KEEP_SECONDS = 86400
-# Traces older than that are deleted as every this-many-th flow starts, not on every push.
+# Traces older than that are deleted as every this-many-th flow starts (its browser
+# arrives), not on every request.
 PURGE_EVERY = 100
 # A path (with its query) is stored up to this length.
 MAX_PATH_CHARS = 2000
@@ -104,10 +111,8 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-# The statements of every push and token request, built once. Core INSERTs on the
-# tables, not ORM objects, as nothing reads the rows back (created_at and at take
-# their defaults).
-START_TRACE = FlowTrace.__table__.insert().returning(FlowTrace.__table__.c.id)
+# The statements of every token request, built once. A Core INSERT on the table, not
+# an ORM object, as nothing reads the row back (`at` takes its default).
 ADD_EVENT = FlowEvent.__table__.insert()
 TRACE_OF_CODE = db.select(FlowTrace.id).where(FlowTrace.code_hash == bindparam("code_hash"))
 
@@ -139,7 +144,7 @@ class FlowTraceEndpoint(Endpoint):
         """The flow's record; 404 alike for an unknown flow and another client's."""
         form = validated.request.form
         if form.get("request_uri"):
-            trace = db.session.scalar(db.select(FlowTrace).filter_by(request_uri=form["request_uri"]))
+            trace = _trace_by_request_uri(form["request_uri"]) or _pushed_only(form["request_uri"])
         else:
             trace = db.session.scalar(db.select(FlowTrace).filter_by(code_hash=sha256(form["code"])))
         # Another client's flow gets the same answer as no flow: nothing leaks.
@@ -150,8 +155,13 @@ class FlowTraceEndpoint(Endpoint):
 
 def report(trace):
     """A flow's record as JSON-ready data: no secret, no token, no code, no password."""
-    events = db.session.scalars(db.select(FlowEvent).filter_by(trace_id=trace.id).order_by(FlowEvent.id))
-    requests, token_requests = [], []
+    events = []
+    if trace.id is not None:  # stored: the browser has arrived
+        events = db.session.scalars(db.select(FlowEvent).filter_by(trace_id=trace.id).order_by(FlowEvent.id))
+    # Step 2 as the pushed request records it: the push writes no trace of its own.
+    requests = [{"step": 2, "channel": "back", "method": "POST", "path": url_for("token.pushed_authorization_request"),
+                 "status": 201, "note": "pushed request stored; request_uri issued", "at": trace.created_at}]
+    token_requests = []
     for event in events:
         (requests if event.kind == "request" else token_requests).append({**event.data, "at": event.at})
     return {
@@ -181,27 +191,10 @@ def observe(response):
     return response
 
 
-def record_push(server, client_id, request_uri):
-    """Steps 2-3: a pushed request is being stored; start its flow in the same transaction."""
-    try:
-        # A savepoint: if recording fails, the push is still stored.
-        with db.session.begin_nested():
-            trace_id = db.session.scalar(START_TRACE, {"client_id": client_id, "request_uri": request_uri})
-            entry = {"step": 2, "channel": "back", "method": request.method,
-                     "path": request.full_path.rstrip("?")[:MAX_PATH_CHARS], "status": 201,
-                     "note": "pushed request stored; request_uri issued"}
-            db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "request", "data": entry})
-            if trace_id % PURGE_EVERY == 0:
-                db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
-                db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
-    except Exception:  # noqa: BLE001 (deliberately broad, as in observe)
-        log.warning("flow trace not recorded for the push", exc_info=True)
-
-
 def _observe_flow_request(step, response):
     """Steps 4-7: record method, path, status (and where a redirect goes)."""
     if step == 4:
-        trace = _trace_by_request_uri(request.args.get("request_uri"))
+        trace = _trace_from_arrival(request.args.get("request_uri"))
     else:
         interaction = db.session.get(Interaction, (request.view_args or {}).get("interaction_id", ""))
         trace = _trace_by_request_uri(interaction.request_uri if interaction else None)
@@ -223,10 +216,48 @@ def _observe_flow_request(step, response):
 
 
 def _trace_by_request_uri(request_uri):
-    """The flow a request_uri started, if it is one this server issued."""
+    """The stored trace of the flow a request_uri started, if its browser has arrived."""
     if not request_uri:
         return None
     return db.session.scalar(db.select(FlowTrace).filter_by(request_uri=request_uri))
+
+
+def _pushed_only(request_uri):
+    """A flow whose browser has not arrived: its pushed request is all there is (step 2).
+
+    An unsaved FlowTrace built from the stored request, or None once that is gone.
+    """
+    pushed = _pushed_request(request_uri)
+    if pushed is None:
+        return None
+    return FlowTrace(client_id=pushed.client_id, request_uri=request_uri, created_at=pushed.created_at)
+
+
+def _pushed_request(request_uri):
+    """The stored pushed request a request_uri names, if this server issued it."""
+    if not request_uri.startswith(REQUEST_URI_PREFIX):
+        return None
+    return db.session.scalar(db.select(PushedRequest).filter_by(reference=request_uri.removeprefix(REQUEST_URI_PREFIX)))
+
+
+def _trace_from_arrival(request_uri):
+    """Step 4: the flow's trace, stored now if this is the first arrival of its request_uri."""
+    trace = _trace_by_request_uri(request_uri)
+    if trace is not None or not request_uri:
+        return trace
+    trace = _pushed_only(request_uri)
+    if trace is None:
+        return None  # not a request_uri this server issued (or one long gone)
+    try:
+        with db.session.begin_nested():
+            db.session.add(trace)
+    except IntegrityError:
+        # Another browser arrived with the same request_uri at the same moment, and won.
+        return _trace_by_request_uri(request_uri)
+    if trace.id % PURGE_EVERY == 0:
+        db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
+        db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
+    return trace
 
 
 def _without_values(location):
@@ -242,8 +273,7 @@ def _note(step, response, trace):
     """One sentence saying what the request did, as far as its status tells."""
     status = response.status_code
     if step == 4 and status >= 400:
-        pushed = db.session.scalar(db.select(PushedRequest).filter_by(
-            reference=trace.request_uri.removeprefix(REQUEST_URI_PREFIX)))
+        pushed = _pushed_request(trace.request_uri)
         if pushed is not None and pushed.used_at is not None:
             return "refused: this request_uri was already used (one-time use, RFC 9126 §4)"
         return "refused: the request_uri has expired or is unknown (RFC 9126 §4)"
@@ -359,5 +389,4 @@ def _keep_grant(grant):
 def init_app(app, server):
     """Serve POST /oauth/flow-trace from the app's Authlib server; watch every response."""
     server.register_endpoint(FlowTraceEndpoint(app.config["CLIENT_AUTH_METHODS"]))
-    server.register_hook("after_store_pushed_request", record_push)
     app.after_request(observe)

@@ -121,8 +121,6 @@ class PushedAuthorizationEndpoint(Endpoint):
             "reference": reference, "client_id": client_id, "params": dict(validated.request.payload.data),
             "created_at": pushed_at, "expires_at": pushed_at + expires_in,
         })
-        # Whatever watches pushes (the flow trace) writes in this same transaction.
-        self.server.execute_hook("after_store_pushed_request", client_id, REQUEST_URI_PREFIX + reference)
         db.session.commit()
         log.info("step 2-3 par: pushed request stored client=%s ref=%s… expires_in=%d",
                  client_id, reference[:8], expires_in)

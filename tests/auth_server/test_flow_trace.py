@@ -312,25 +312,81 @@ def test_a_failing_trace_never_fails_the_flow(flow, monkeypatch):
 
 
 def test_traces_older_than_a_day_are_deleted_as_flows_start(app, flow, trace, monkeypatch):
-    """Every PURGE_EVERY-th flow started deletes the traces past KEEP_SECONDS; newer ones stay."""
+    """Every PURGE_EVERY-th flow started (its browser arriving) deletes the traces past
+    KEEP_SECONDS; newer ones stay."""
     import time
     monkeypatch.setattr(flow_trace, "PURGE_EVERY", 2)
-    old = flow.request_uri()  # trace 1
+    old = flow.request_uri()
+    assert flow.authorize(old).status_code == 303  # trace 1
     later = time.time() + flow_trace.KEEP_SECONDS + 1
     monkeypatch.setattr(time, "time", lambda: later)
-    recent = flow.request_uri()  # trace 2: the second flow purges
+    recent = flow.request_uri()
+    assert flow.authorize(recent).status_code == 303  # trace 2: the second flow purges
     assert trace(request_uri=old).status_code == 404
     assert trace(request_uri=recent).status_code == 200
 
 
-def test_a_push_whose_trace_cannot_be_written_is_still_stored(app, flow, trace):
-    """The trace is written in the push's transaction, in a savepoint: its failure loses only the trace."""
-    from sqlalchemy import text
+def stored(app, model):
+    """How many rows of a model the database holds."""
     from auth_server.models import db
     with app.app_context():
-        db.session.execute(text("DROP TABLE flow_event"))
-        db.session.commit()
+        return db.session.scalar(db.select(db.func.count()).select_from(model))
+
+
+def test_a_push_writes_no_trace_its_stored_request_is_step_2(app, flow, trace):
+    """The push costs one row: the trace is told from the pushed request until the browser comes."""
     request_uri = flow.request_uri()
+    assert stored(app, flow_trace.FlowTrace) == 0
+    assert stored(app, flow_trace.FlowEvent) == 0
+    body = trace(request_uri=request_uri).json
+    assert body["client_id"] == "notes-web"
+    assert body["code_issued"] is False
+    assert body["token_requests"] == []
+    [push] = body["requests"]
+    assert push == {"step": 2, "channel": "back", "method": "POST", "path": "/oauth/par", "status": 201,
+                    "note": "pushed request stored; request_uri issued", "at": body["pushed_at"]}
+
+
+def test_the_trace_is_stored_when_the_browser_arrives(app, flow, trace):
+    request_uri = flow.request_uri()
+    pushed_at = trace(request_uri=request_uri).json["pushed_at"]
     assert flow.authorize(request_uri).status_code == 303
-    # Nothing of the failed trace was kept: the savepoint took its first row back too.
+    assert stored(app, flow_trace.FlowTrace) == 1
+    body = trace(request_uri=request_uri).json
+    assert body["pushed_at"] == pushed_at
+    assert [(r["step"], r["status"]) for r in body["requests"]] == [(2, 201), (4, 303)]
+
+
+def test_a_pushed_request_gone_before_the_browser_came_leaves_no_flow(app, flow, trace):
+    """Without an arrival the flow lives as long as its pushed request (purged after expiry)."""
+    from auth_server.models import PushedRequest
+    from auth_server.models import db
+    request_uri = flow.request_uri()
+    with app.app_context():
+        db.session.execute(db.delete(PushedRequest))
+        db.session.commit()
     assert trace(request_uri=request_uri).status_code == 404
+    assert flow.authorize(request_uri).status_code == 400
+    assert stored(app, flow_trace.FlowTrace) == 0
+
+
+def test_two_first_arrivals_at_once_share_one_trace(app, flow, trace, monkeypatch):
+    """Another browser stored the flow's trace between our look and our insert: ours joins it."""
+    from auth_server.models import db
+    request_uri = flow.request_uri()
+    with app.app_context():
+        db.session.add(flow_trace._pushed_only(request_uri))  # the other browser's arrival
+        db.session.commit()
+    look = flow_trace._trace_by_request_uri
+    looks = []
+
+    def missed_once(uri):
+        """The first look happened just before the other browser's insert."""
+        looks.append(uri)
+        return None if len(looks) == 1 else look(uri)
+
+    monkeypatch.setattr(flow_trace, "_trace_by_request_uri", missed_once)
+    assert flow.authorize(request_uri).status_code == 303
+    monkeypatch.setattr(flow_trace, "_trace_by_request_uri", look)
+    assert stored(app, flow_trace.FlowTrace) == 1
+    assert [r["step"] for r in trace(request_uri=request_uri).json["requests"]] == [2, 4]
