@@ -94,8 +94,9 @@ def _request(login, method, path, json=None):
     url = config["NOTES_API_URL"] + path
     log.info("step 11 API call flow=%s %s %s", login.flow_id, method, path)
     try:
-        response = requests.request(method, url, json=json, timeout=config["HTTP_TIMEOUT_SECONDS"],
-                                    headers=authorization_headers(login, method, path))
+        response = oauth_client.back_channel().request(
+            method, url, json=json, timeout=config["HTTP_TIMEOUT_SECONDS"],
+            headers=authorization_headers(login, method, path))
     except requests.RequestException as e:
         raise NotesApiUnavailable(
             f"Could not reach the Notes API at {config['NOTES_API_URL']} ({type(e).__name__}). "

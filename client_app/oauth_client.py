@@ -23,8 +23,10 @@ home page and kept on its LoginSession:
 
 import hmac
 import logging
+import os
 import secrets
 import time
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import quote
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
@@ -231,10 +233,28 @@ def profile_of(login):
     return profile
 
 
+def back_channel():
+    """This process's HTTP session for every back-channel call (the AS, the notes API).
+
+    One per process, so connections are kept alive and reused instead of opened for
+    every call, and never shared by two forked gunicorn workers. It keeps no cookies:
+    a cookie a server sets on one user's call must never ride along on the next user's.
+    """
+    pid = os.getpid()
+    if _back_channel.get("pid") != pid:
+        session = requests.Session()
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # accept none
+        _back_channel.update(pid=pid, session=session)
+    return _back_channel["session"]
+
+
+_back_channel = {}
+
+
 def _send(method, url, timeout, **kwargs):
     """One outbound HTTP call with a timeout; an unreachable AS becomes a 502 page."""
     try:
-        return requests.request(method, url, timeout=timeout, **kwargs)
+        return back_channel().request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as e:
         raise AuthServerUnavailable(
             f"Could not reach the authorization server at {url} ({type(e).__name__}).") from e

@@ -158,3 +158,26 @@ class TestIssuerWithTrailingSlash:
         """RFC 9207 §2.4: exact string comparison, in this direction too."""
         flow.start()
         expect_page(flow.callback(iss="http://as.test:9000"), 400, "mix-up")
+
+
+class TestBackChannelSession:
+    """One HTTP session per process for the back channel: kept-alive connections, no cookies."""
+
+    def test_one_session_per_process(self, monkeypatch):
+        from client_app import oauth_client
+        first = oauth_client.back_channel()
+        assert oauth_client.back_channel() is first
+        monkeypatch.setattr(oauth_client.os, "getpid", lambda: -1)  # a forked worker
+        assert oauth_client.back_channel() is not first
+
+    def test_a_cookie_from_one_call_never_rides_on_the_next(self, flow, http):
+        """A server's Set-Cookie on one user's back-channel call is not sent on any later call."""
+        import responses
+        http.add(responses.GET, "http://as.test:9000/cookie", headers={"Set-Cookie": "sid=one-users-session; Path=/"})
+        from client_app import oauth_client
+        oauth_client.back_channel().get("http://as.test:9000/cookie")
+        flow.complete()  # discovery, PAR, token and JWKS, then the notes API
+        sent = [call.request.headers.get("Cookie") for call in http.calls]
+        assert len(sent) > 2
+        assert sent == [None] * len(sent)
+        assert len(oauth_client.back_channel().cookies) == 0
