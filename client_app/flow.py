@@ -30,6 +30,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import event
 from sqlalchemy import select
@@ -201,19 +202,24 @@ def messages(login_id):
     return found
 
 
+# The recorder's two statements, built once (they run for every message of every flow).
+# A Core INSERT, not an ORM object: nothing reads the message back in this request.
+MESSAGE_OF_STEP = select(TraceMessage.id).where(
+    TraceMessage.login_id == bindparam("login_id"), TraceMessage.step == bindparam("step")).limit(1)
+ADD_MESSAGE = TraceMessage.__table__.insert()
+
+
 def _add(login, number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
     """Store one message (first one per step wins), committed at once."""
-    exists = db.session.scalar(select(TraceMessage.id).where(
-        TraceMessage.login_id == login.id, TraceMessage.step == number).limit(1))
-    if exists is not None:
+    if db.session.scalar(MESSAGE_OF_STEP, {"login_id": login.id, "step": number}) is not None:
         return
-    db.session.add(TraceMessage(
-        login_id=login.id, step=number, kind=kind, method=method, url=url, status=status,
-        headers=[[name, "[not recorded]" if name.lower() in UNRECORDED_HEADERS else value]
-                 for name, value in headers],
-        body=(body or "")[:MAX_BODY_CHARS], channel=step(number).channel,
-        from_host=from_host, to_host=to_host,
-    ))
+    db.session.execute(ADD_MESSAGE, {
+        "login_id": login.id, "step": number, "kind": kind, "method": method, "url": url, "status": status,
+        "headers": [[name, "[not recorded]" if name.lower() in UNRECORDED_HEADERS else value]
+                    for name, value in headers],
+        "body": (body or "")[:MAX_BODY_CHARS], "channel": step(number).channel,
+        "from_host": from_host, "to_host": to_host,
+    })
     # Committed now, so the message survives a step that fails right after it
     # (those are the flows most worth inspecting). The LoginSession itself is not
     # added here: a push that fails still leaves no login behind.
