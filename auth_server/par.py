@@ -110,7 +110,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         """
         client = validated.client
         client_id = client.client_id  # read now: the commit below expires the ORM object
-        self.count_push(client_id)
+        self.check_rate(client_id)
         # A client may be registered with a lifetime of its own (the attack lab's: 2 s);
         # a FAPI client's stays under 600 s (FAPI 2.0 §5.3.2.2).
         expires_in = fapi.request_uri_lifetime(client, self.expires_in)
@@ -127,7 +127,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": expires_in}
         return 201, body, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
-    def count_push(self, client_id):
+    def check_rate(self, client_id):
         """RFC 9126 §2.3: count this push in the client's window; refuse it over the limit.
 
         Only a valid push gets here, and a refused one is rolled back: only stored

@@ -233,12 +233,17 @@ def profile_of(login):
     return profile
 
 
+# The back channel's HTTP session and the process it belongs to (see back_channel).
+_back_channel = {}
+
+
 def back_channel():
     """This process's HTTP session for every back-channel call (the AS, the notes API).
 
-    One per process, so connections are kept alive and reused instead of opened for
-    every call, and never shared by two forked gunicorn workers. It keeps no cookies:
-    a cookie a server sets on one user's call must never ride along on the next user's.
+    Built once per process, not for every call (requests.request() builds one each
+    time), and never shared by two forked gunicorn workers; a server that keeps
+    connections open (gunicorn's sync workers do not) gets them reused. It keeps no
+    cookies: a cookie a server sets on one user's call must never ride on the next user's.
     """
     pid = os.getpid()
     if _back_channel.get("pid") != pid:
@@ -246,9 +251,6 @@ def back_channel():
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # accept none
         _back_channel.update(pid=pid, session=session)
     return _back_channel["session"]
-
-
-_back_channel = {}
 
 
 def _send(method, url, timeout, **kwargs):
