@@ -194,6 +194,10 @@ class Interaction(db.Model):
 class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     """An authorization code; kept after use so a replay can be detected."""
 
+    # OIDC Core §15.5.2: every authorization request with a nonce asks whether its
+    # client used that nonce before. Codes are kept, so that must not read them all.
+    __table_args__ = (Index("ix_authorization_code_client_id_nonce", "client_id", "nonce"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     audience: Mapped[list] = mapped_column(JSON, default=list)
@@ -334,4 +338,8 @@ def init_app(app):
     with app.app_context():
         hold_startup_lock()
         db.metadata.create_all(db.session.connection())
+        # An older database gets the indexes added since its tables were created.
+        for table in db.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(db.session.connection(), checkfirst=True)
         seed_demo_data(app.config)  # commits, which releases the lock

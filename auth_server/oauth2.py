@@ -147,8 +147,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
 
     def exists_nonce(self, nonce, request):
         """OIDC Core §15.5.2: refuse a nonce this client already used."""
-        query = db.select(AuthorizationCode.id).filter_by(client_id=request.payload.client_id, nonce=nonce)
-        return db.session.scalar(query) is not None
+        return db.session.scalar(NONCE_USED, {"client_id": request.payload.client_id, "nonce": nonce}) is not None
 
     def generate_user_info(self, user, scope):
         """The profile claims the granted scopes release."""
@@ -266,6 +265,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 # Built once, not on every request: building a statement costs more than running it.
+# OIDC Core §15.5.2: a nonce this client used before (an index answers it).
+NONCE_USED = db.select(AuthorizationCode.id).where(
+    AuthorizationCode.client_id == bindparam("client_id"), AuthorizationCode.nonce == bindparam("nonce")).limit(1)
 # RFC 6749 §4.1.2: a code is used once; one UPDATE checks and marks it, so two
 # workers racing with the same code cannot both win.
 CLAIM_CODE = (db.update(AuthorizationCode)

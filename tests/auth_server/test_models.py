@@ -34,3 +34,26 @@ def test_refresh_tokens_are_stored_hashed(app, flow):
         row = db.session.scalar(db.select(Token))
         assert row.refresh_token_hash != refresh_token
         assert refresh_token not in str(row.__dict__)
+
+
+def test_a_nonce_is_looked_up_by_index_not_by_reading_every_code(app):
+    """OIDC Core §15.5.2's check runs on every push with a nonce, and codes are kept."""
+    from auth_server.oauth2 import NONCE_USED
+    with app.app_context():
+        statement = NONCE_USED.params(client_id="notes-web", nonce="n")
+        sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        plan = db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql)).all()
+    details = " ".join(row[-1] for row in plan)
+    assert "ix_authorization_code_client_id_nonce" in details, details
+
+
+def test_an_older_database_gets_the_indexes_added_since(test_config):
+    """Tables made before an index existed get it when the server starts."""
+    app = create_app(test_config)
+    with app.app_context():
+        db.session.execute(db.text("DROP INDEX ix_authorization_code_client_id_nonce"))
+        db.session.commit()
+    app = create_app(test_config)
+    with app.app_context():
+        names = {index["name"] for index in db.inspect(db.engine).get_indexes("authorization_code")}
+    assert "ix_authorization_code_client_id_nonce" in names

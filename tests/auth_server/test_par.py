@@ -155,23 +155,35 @@ def test_an_invalid_push_is_not_counted(test_config):
     assert [flow.push().status_code for _ in range(3)] == [201, 201, 429]
 
 
-def test_a_push_is_one_transaction(app, flow):
-    """The rate count, the pushed request and its flow trace are committed together, once."""
+def test_a_push_is_one_short_transaction(app, flow):
+    """The push reads the client (and, with a nonce, whether it was used: OIDC Core
+    §15.5.2), then writes the count and the request and commits them together, once;
+    nothing else (no flow trace: the stored request is step 2's record)."""
     flow.push()  # the client's first push also purges; count a later one
-    commits = []
+    commits, statements = [], []
 
-    def count(connection):
+    def count_commit(connection):
         """One more commit."""
         commits.append(connection)
 
+    def count_statement(connection, cursor, statement, *args):
+        """One more statement: its verb and its table."""
+        words = statement.split()
+        table = words[words.index("FROM" if words[0] == "SELECT" else "INTO") + 1]
+        statements.append(f"{words[0]} {table}")
+
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "commit", count)
+    event.listen(engine, "commit", count_commit)
+    event.listen(engine, "before_cursor_execute", count_statement)
     try:
-        assert flow.push().status_code == 201
+        assert flow.push(nonce="n-0123").status_code == 201
     finally:
-        event.remove(engine, "commit", count)
+        event.remove(engine, "commit", count_commit)
+        event.remove(engine, "before_cursor_execute", count_statement)
     assert len(commits) == 1
+    assert statements == ["SELECT client", "SELECT authorization_code",
+                          "INSERT push_rate_window", "INSERT pushed_request"]
 
 
 def test_expired_pushed_requests_are_purged(app, flow, monkeypatch):
