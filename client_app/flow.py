@@ -151,15 +151,6 @@ class TraceMessage(db.Model):
     to_host: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[int] = mapped_column(Integer, default=now)
 
-    def as_dict(self):
-        """The message as plain data (for the inspector and the exports)."""
-        return {
-            "step": self.step, "kind": self.kind, "method": self.method, "url": self.url,
-            "status": self.status, "headers": [list(h) for h in self.headers], "body": self.body,
-            "channel": self.channel, "from_host": self.from_host, "to_host": self.to_host,
-            "recorded_at": self.recorded_at,
-        }
-
 
 def record_received(login, number):
     """Record the request the browser just sent us (the current Flask request)."""

@@ -479,7 +479,7 @@ def _token_request(form, login, record=False):
     form = {**form, **_configured(resource="RESOURCE")}
     profile = profile_of(login)
     if profile.fapi:
-        response = _post_with_dpop_proof(endpoint, form, login)
+        response = _post_with_dpop_proof(endpoint, form, login, profile)
     else:
         response = _post_with_client_auth(endpoint, form, profile)
     if record:
@@ -499,10 +499,9 @@ def _token_request(form, login, record=False):
     return body
 
 
-def _post_with_dpop_proof(endpoint, form, login):
+def _post_with_dpop_proof(endpoint, form, login, profile):
     """POST to the token endpoint with a DPoP proof; once more with the AS's nonce if it asks (RFC 9449 §8)."""
     public_url = _server().metadata()["public_token_endpoint"]
-    profile = profile_of(login)
     response = _post_with_client_auth(endpoint, form, profile, headers={
         "DPoP": dpop.proof("POST", public_url, nonce=dpop.nonce_for(login))})
     dpop.remember_nonce(login, response)

@@ -8,7 +8,6 @@ never a token, whatever INSPECTOR_SHOWS_TOKENS says. A browser keeps its last
 KEPT_PER_BROWSER flows for KEPT_SECONDS; the live flow is summarised the same way.
 """
 
-import json
 import re
 import time
 from urllib.parse import parse_qsl
@@ -38,6 +37,9 @@ from ..models import browser_id
 from ..models import db
 from ..models import now
 from . import jwt_view
+from .walkthrough import form_of
+from .walkthrough import header_of
+from .walkthrough import json_of
 
 # A browser keeps this many ended flows, for this long: enough to compare the profiles.
 KEPT_PER_BROWSER = 5
@@ -83,14 +85,14 @@ class UnknownFlow(PageError):
 def summary(login, messages):
     """A flow as plain, masked data: its steps, front and back channel, token binding.
 
-    `messages` are the login's recorded messages as dicts, {step: TraceMessage.as_dict()}.
+    `messages` are the login's recorded messages, {step: TraceMessage}, as flow.messages gives them.
     """
     profile = oauth_client.known_profile(login.profile)
     if profile is None:
         return None  # a profile no version of this client had: nothing to compare it with
-    back_channel = [_back_request(m, messages.get(ANSWERS.get(m["step"])))
+    back_channel = [_back_request(m, messages.get(ANSWERS.get(m.step)))
                     for _, m in sorted(messages.items())
-                    if m["kind"] == "request" and m["channel"] == "back"]
+                    if m.kind == "request" and m.channel == "back"]
     return {
         "profile": {"name": profile.name, "title": profile.title, "client_id": profile.client_id},
         "flow_id": login.flow_id,
@@ -99,7 +101,7 @@ def summary(login, messages):
         "back_channel": back_channel,
         "dpop_proofs": sum(request["dpop"] for request in back_channel),
         "mechanisms": _mechanisms(messages, back_channel),
-        "binding": binding(_json(messages.get(10))),
+        "binding": binding(json_of(messages.get(10))),
     }
 
 
@@ -123,10 +125,10 @@ def _step(step, messages, profile):
 
 def _line(message):
     """A message in one masked line: method and URL, or its status."""
-    if message["kind"] == "request":
-        return f"{message['method']} {_masked_url(message['url'])}"
-    location = _header(message, "location")
-    return f"HTTP {message['status']}" + (f" → {_masked_url(location)}" if location else "")
+    if message.kind == "request":
+        return f"{message.method} {_masked_url(message.url)}"
+    location = header_of(message, "location")
+    return f"HTTP {message.status}" + (f" → {_masked_url(location)}" if location else "")
 
 
 def _masked_url(url):
@@ -136,7 +138,7 @@ def _masked_url(url):
 
 def _front_channel(redirect):
     """Step 4, the one URL of the request the browser carries: length, exposed parameters, log line."""
-    url = _header(redirect, "location")
+    url = header_of(redirect, "location")
     if not url:
         return None
     parts = urlsplit(url)
@@ -153,14 +155,14 @@ def _front_channel(redirect):
 
 def _back_request(message, answer):
     """A request the client sent on the back channel: how it authenticated, what it carried."""
-    form = _form(message)
+    form = form_of(message)
     return {
-        "step": message["step"],
-        "method": message["method"],
-        "url": _masked_url(message["url"]),
-        "authentication": _authentication(_header(message, "authorization"), form),
+        "step": message.step,
+        "method": message.method,
+        "url": _masked_url(message.url),
+        "authentication": _authentication(header_of(message, "authorization"), form),
         # RFC 9449 §4.1: a proof travels in the DPoP header.
-        "dpop": bool(_header(message, "dpop")),
+        "dpop": bool(header_of(message, "dpop")),
         # RFC 9126 §3: the pushed request signed as a request object (RFC 9101).
         "request_object": "request" in form,
         "answer": _line(answer) if answer is not None else "no answer recorded",
@@ -226,34 +228,13 @@ def _thumbprint(access_token):
     return jkt if isinstance(jkt, str) else None
 
 
-def _header(message, name):
-    """A message's header value ("" if none)."""
-    if message is None:
-        return ""
-    return next((value for header, value in message["headers"] if header.lower() == name), "")
-
-
-def _form(message):
-    """A request's form body as a dict."""
-    return dict(parse_qsl(message["body"] or "", keep_blank_values=True))
-
-
-def _json(message):
-    """A response's JSON object body ({} if none)."""
-    try:
-        body = json.loads(message["body"]) if message is not None and message["body"] else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 # -- the flows a browser may compare ----------------------------------------------------
 
 
 def recorded_flows(login):
     """This browser's flows: the live one first (if it recorded anything), then ended ones, newest first."""
     found = []
-    messages = {n: m.as_dict() for n, m in flow.messages(login.id).items()} if login is not None else {}
+    messages = flow.messages(login.id) if login is not None else {}
     if messages:
         # A live login of a profile no longer offered ends here, with a readable page.
         oauth_client.profile_of(login)
@@ -313,8 +294,8 @@ def _keep_summary(mapper, connection, target):
     rows = connection.execute(select(table).where(table.c.login_id == target.id).order_by(table.c.id))
     messages = {}
     for row in rows:
-        # The same dicts as flow.messages gives, first message per step.
-        messages.setdefault(row.step, TraceMessage(**row._mapping).as_dict())
+        # As flow.messages gives them (unsaved copies), first message per step.
+        messages.setdefault(row.step, TraceMessage(**row._mapping))
     kept = summary(target, messages) if messages else None
     if kept is None:
         return

@@ -188,7 +188,7 @@ def message_view(message, shows_tokens=False):
             "to_host": message.to_host, "channel": message.channel}
 
 
-def _form(message):
+def form_of(message):
     """A request's form body as a dict ({} if none)."""
     if message is None or message.kind != "request" or not message.body:
         return {}
@@ -197,7 +197,7 @@ def _form(message):
 
 def _pushed(message):
     """The pushed authorization parameters: the form's, or the signed request object's (RFC 9126 §3)."""
-    form = _form(message)
+    form = form_of(message)
     if "request" not in form:
         return form
     try:
@@ -206,7 +206,7 @@ def _pushed(message):
         return form
 
 
-def _json(message):
+def json_of(message):
     """A response's JSON object body ({} if none)."""
     try:
         data = json.loads(message.body) if message is not None and message.body else {}
@@ -220,7 +220,7 @@ def _query(url):
     return dict(parse_qsl(urlsplit(url or "").query, keep_blank_values=True))
 
 
-def _header(message, name):
+def header_of(message, name):
     """A message's header value ("" if absent)."""
     if message is None:
         return ""
@@ -239,12 +239,12 @@ def client_authentication(authorization, form):
 def key_values(messages, shows_tokens=False):
     """The values worth pointing at in each step, {step: [(name, the Pieces that show it)]}."""
     m = messages.get
-    push, pushed, sent, callback = _pushed(m(2)), _json(m(3)), m(4), m(7)
-    location = _header(sent, "location")
-    token_request, tokens = _form(m(8)), _json(m(10))
-    auth_2, auth_8, bearer = _header(m(2), "authorization"), _header(m(8), "authorization"), _header(m(11), "authorization")
+    push, pushed, sent, callback = _pushed(m(2)), json_of(m(3)), m(4), m(7)
+    location = header_of(sent, "location")
+    token_request, tokens = form_of(m(8)), json_of(m(10))
+    auth_2, auth_8, bearer = header_of(m(2), "authorization"), header_of(m(8), "authorization"), header_of(m(11), "authorization")
     values = {
-        2: [("client authentication", client_authentication(auth_2, _form(m(2))), None)]
+        2: [("client authentication", client_authentication(auth_2, form_of(m(2))), None)]
            + [(k, push.get(k, ""), field_kind(k)) for k in ("scope", "state", "nonce", "code_challenge",
                                                           "code_challenge_method", "redirect_uri", "dpop_jkt")],
         3: [("request_uri", str(pushed.get("request_uri", "")), SECRET),
@@ -271,11 +271,11 @@ def cross_checks(messages, id_token_claims):
     """Values that must be the same in two steps, and whether they are."""
     m = messages.get
     push, callback = _pushed(m(2)), _query(m(7).url if m(7) else "")
-    token_request, tokens = _form(m(8)), _json(m(10))
+    token_request, tokens = form_of(m(8)), json_of(m(10))
     verifier = token_request.get("code_verifier")
     pairs = [
         (4, "request_uri", "the request_uri in the redirect is the one the AS returned in step 3",
-         _json(m(3)).get("request_uri"), _query(_header(m(4), "location")).get("request_uri")),
+         json_of(m(3)).get("request_uri"), _query(header_of(m(4), "location")).get("request_uri")),
         (7, "state", "the state that came back is the one pushed in step 2 (CSRF defence)",
          push.get("state"), callback.get("state")),
         (8, "code", "the code sent to the token endpoint is the one that came back in step 7",
@@ -285,7 +285,7 @@ def cross_checks(messages, id_token_claims):
         (10, "nonce", "the ID token's nonce is the one pushed in step 2 (replay defence)",
          push.get("nonce"), id_token_claims.get("nonce")),
         (11, "access token", "the token sent to the API is the access_token of step 10",
-         tokens.get("access_token"), _header(m(11), "authorization").partition(" ")[2] or None),
+         tokens.get("access_token"), header_of(m(11), "authorization").partition(" ")[2] or None),
     ]
     return [{"step": step, "name": name, "label": label,
              "outcome": "not yet" if first is None or second is None else "same" if first == second else "different"}
@@ -324,7 +324,7 @@ def build(login, reveal=False):
     profile = oauth_client.profile_of(login) if login is not None else None
     pause = stepmode.waiting(login)
     server, server_error = _server_report(login)
-    jwts = _jwts(_json(messages.get(10)))
+    jwts = _jwts(json_of(messages.get(10)))
     id_claims = jwts.get("id_token", {}).get("claims_raw", {}) if jwts.get("id_token") else {}
     checks = cross_checks(messages, id_claims)
     client_jwts = _client_jwts(messages, reveal, profile)
@@ -427,7 +427,7 @@ def _client_jwts(messages, reveal, profile):
     found = {}
     for number, where, field, kind in CLIENT_JWTS:
         message = messages.get(number)
-        token = _form(message).get(field) if where == "form" else _header(message, field)
+        token = form_of(message).get(field) if where == "form" else header_of(message, field)
         if not token:
             continue
         if kind == "dpop_proof":
