@@ -165,6 +165,11 @@ class Config:
     LOGINS_PER_ADDRESS = int(_env("LOGINS_PER_ADDRESS", "20"))
     LOGIN_RATE_WINDOW = int(_env("LOGIN_RATE_WINDOW", "60"))
 
+    # A login (its tokens and its inspector messages) is forgotten this many seconds
+    # after it started: the user signs in again. One day, the AS's access token
+    # lifetime. Without it, every login ever made would stay in the database.
+    LOGIN_LIFETIME = int(_env("LOGIN_LIFETIME", "86400"))
+
     # The flow inspector may show the signed-in user their own tokens (access, refresh,
     # ID token) whole, in their own browser: the lesson of a demo. Off by default: the
     # tokens then stay on this server. The client's own secret is never shown.

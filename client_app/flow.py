@@ -127,8 +127,8 @@ def step(number):
 MAX_BODY_CHARS = 20_000
 # Headers never stored: the browser's session cookie is its key to this login.
 UNRECORDED_HEADERS = {"cookie", "set-cookie"}
-# Messages of logins that never got saved (a refused push) are purged after this.
-ORPHAN_SECONDS = 3600
+# A login that never came back from the AS (abandoned in the browser) is forgotten after this.
+UNFINISHED_LOGIN_SECONDS = 3600
 
 
 class TraceMessage(db.Model):
@@ -149,16 +149,13 @@ class TraceMessage(db.Model):
     channel: Mapped[str] = mapped_column(String(8))
     from_host: Mapped[str] = mapped_column(String(255))
     to_host: Mapped[str] = mapped_column(String(255))
-    recorded_at: Mapped[int] = mapped_column(Integer, default=now)
+    recorded_at: Mapped[int] = mapped_column(Integer, default=now, index=True)
 
 
 def record_received(login, number):
     """Record the request the browser just sent us (the current Flask request)."""
     if login is None:
         return
-    if number == 1:
-        # A new flow starts: drop messages of logins that were never saved.
-        _purge_orphans()
     # Flask-WTF has already parsed the form (CSRF check), so rebuild its body from it.
     body = urlencode(list(request.form.items(multi=True))) if request.form else ""
     _add(login, number, "request", method=request.method, url=request.url,
@@ -224,12 +221,29 @@ def _own_host():
     return urlsplit(current_app.config["REDIRECT_URI"]).netloc
 
 
-def _purge_orphans():
-    """Delete messages whose login was never saved (its push was refused) or is gone."""
-    cutoff = now() - ORPHAN_SECONDS
-    db.session.execute(delete(TraceMessage).where(
-        TraceMessage.recorded_at < cutoff,
-        TraceMessage.login_id.not_in(select(LoginSession.id))))
+def forget_old_logins():
+    """Delete logins past LOGIN_LIFETIME, and unfinished ones an hour old, with their messages.
+
+    Run at each login start. Each statement reads an index (created_at, the partial
+    index of unfinished logins, login_id, recorded_at): it costs the rows it deletes,
+    not the number of logins the client has ever seen.
+    """
+    at = now()
+    lifetime = current_app.config["LOGIN_LIFETIME"]
+    expired = LoginSession.created_at < at - lifetime
+    abandoned = LoginSession.access_token.is_(None) & (LoginSession.created_at < at - UNFINISHED_LOGIN_SECONDS)
+    for gone in (expired, abandoned):
+        db.session.execute(delete(TraceMessage).where(TraceMessage.login_id.in_(select(LoginSession.id).where(gone))))
+        db.session.execute(delete(LoginSession).where(gone))
+    # Left behind by a worker that died between a message and its login's save: every
+    # message of a live login is younger than the lifetime.
+    db.session.execute(delete(TraceMessage).where(TraceMessage.recorded_at < at - lifetime))
+
+
+def forget_messages(login_id):
+    """Delete the messages of a login that will never be saved (its push was refused)."""
+    db.session.execute(delete(TraceMessage).where(TraceMessage.login_id == login_id))
+    db.session.commit()
 
 
 @event.listens_for(LoginSession, "after_delete")

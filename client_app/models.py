@@ -9,9 +9,11 @@ started lately, so no one can start them without bound.
 import secrets
 import time
 
+from flask import current_app
 from flask import session
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
+from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -45,7 +47,7 @@ class LoginSession(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     # A short id for the logs, so a flow can be followed without logging the handle.
     flow_id: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[int] = mapped_column(Integer, default=now)
+    created_at: Mapped[int] = mapped_column(Integer, default=now, index=True)
     # Which of the client's profiles this login runs (config.profiles): classic, par or fapi2.
     profile: Mapped[str] = mapped_column(String(16), default="par")
 
@@ -65,16 +67,16 @@ class LoginSession(db.Model):
     # The validated ID token's claims: who the user is.
     claims: Mapped[dict | None] = mapped_column(JSON)
 
+    # Logins not finished (no tokens yet), by age: the purge of abandoned ones reads
+    # only these, however many finished logins there are (a partial index).
+    __table_args__ = (Index("ix_login_session_unfinished", "created_at",
+                            sqlite_where=text("access_token IS NULL"),
+                            postgresql_where=text("access_token IS NULL")),)
+
     @property
     def logged_in(self):
         """True once the callback has stored tokens for this login."""
         return self.access_token is not None
-
-    @classmethod
-    def purge_unfinished(cls, older_than_seconds):
-        """Delete logins that never came back from the AS (abandoned in the browser)."""
-        cutoff = now() - older_than_seconds
-        db.session.execute(delete(cls).where(cls.access_token.is_(None), cls.created_at < cutoff))
 
 
 class LoginStart(db.Model):
@@ -116,9 +118,12 @@ def browser_id():
 
 
 def current_login():
-    """The LoginSession this browser's cookie points at, or None."""
+    """The LoginSession this browser's cookie points at, or None (also once past its lifetime)."""
     login_id = session.get("login_session_id")
-    return db.session.get(LoginSession, login_id) if login_id else None
+    login = db.session.get(LoginSession, login_id) if login_id else None
+    if login is not None and login.created_at < now() - current_app.config["LOGIN_LIFETIME"]:
+        return None  # expired: signed out, the row goes at the next login start
+    return login
 
 
 def remember_login(login):
@@ -171,6 +176,14 @@ def add_new_columns():
                 connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {definition}"))
 
 
+def add_new_indexes():
+    """Create the indexes an older database lacks (create_all skips existing tables)."""
+    with db.engine.begin() as connection:
+        for table in db.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
+
+
 def init_app(app):
     """Bind the database to the app, create the tables, and add columns an older database lacks."""
     db.init_app(app)
@@ -179,6 +192,7 @@ def init_app(app):
             event.listen(db.engine, "connect", _sqlite_pragmas)
         db.create_all()
         add_new_columns()
+        add_new_indexes()
         # gunicorn preloads the app and then forks: each worker must open its own
         # connections, so none made here may be inherited.
         db.engine.dispose()

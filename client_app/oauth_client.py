@@ -56,8 +56,6 @@ log = logging.getLogger("client_app")
 EXPIRY_MARGIN_SECONDS = 30
 # Clock skew tolerated on the ID token's exp and iat (RFC 7519 §4.1.4: "a few minutes").
 CLOCK_SKEW_SECONDS = 60
-# Logins that have not come back from the AS after this long are deleted.
-UNFINISHED_LOGIN_SECONDS = 3600
 # RFC 6749 §2.3.1: the two ways a confidential client may send its secret.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # The alg the AS signs our ID tokens with: its default, or what notes-fapi is registered
@@ -315,7 +313,7 @@ def start_login(profile, push=True):
     unpushed: the inspector's "Send step 2" button pushes it later with
     push_authorization_request.
     """
-    LoginSession.purge_unfinished(UNFINISHED_LOGIN_SECONDS)
+    flow.forget_old_logins()
     login = LoginSession(
         id=secrets.token_urlsafe(32),
         flow_id=secrets.token_hex(4),
@@ -328,7 +326,12 @@ def start_login(profile, push=True):
         code_verifier=secrets.token_urlsafe(48),
     )
     if push and profile.pushes:
-        push_authorization_request(login)
+        try:
+            push_authorization_request(login)
+        except Exception:
+            # The login is never saved, so nothing could show its recorded messages.
+            flow.forget_messages(login.id)
+            raise
     db.session.add(login)
     db.session.commit()
     return login

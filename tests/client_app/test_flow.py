@@ -1,20 +1,25 @@
 """flow.py: the one definition of the seed's twelve arrows, and the recorder of a login's messages."""
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
+from sqlalchemy import update
 
 from client_app.flow import CHANNELS
 from client_app.flow import MAX_BODY_CHARS
 from client_app.flow import PARTIES
 from client_app.flow import PAUSABLE_STEPS
 from client_app.flow import STEPS
+from client_app.flow import UNFINISHED_LOGIN_SECONDS
 from client_app.flow import TraceMessage
+from client_app.flow import forget_old_logins
 from client_app.flow import messages
 from client_app.flow import party
 from client_app.flow import record_received
 from client_app.flow import step
 from client_app.models import LoginSession
 from client_app.models import db
+from client_app.models import now
 
 # The seed's arrows (par-flow.md), as (from, to): the order a learner studies.
 SEED_ARROWS = [("user", "client"), ("client", "as"), ("as", "client"), ("client", "as"),
@@ -156,17 +161,103 @@ def test_messages_die_with_their_login(flow):
     assert all_rows(flow.app) == []
 
 
-def test_a_refused_push_leaves_only_orphans_that_are_purged(flow, expect_page, monkeypatch):
-    """A push the AS refuses saves no login; its messages go at the next login, an hour on."""
+def test_a_refused_push_leaves_no_messages(flow, expect_page):
+    """A push the AS refuses saves no login, so nothing could show its messages: they go at once."""
     flow.auth_server.par_error = (400, {"error": "invalid_request"})
     expect_page(flow.start(), 502, "refused the login request")
     assert flow.rows() == []
-    orphans = all_rows(flow.app)
-    assert sorted(r.step for r in orphans) == [2, 3]
-    flow.auth_server.par_error = None
-    monkeypatch.setattr("client_app.flow.ORPHAN_SECONDS", -10)
+    assert all_rows(flow.app) == []
+
+
+# -- how long a login is kept: LOGIN_LIFETIME, and an hour for one never finished
+
+
+def make_login(app, login_id, age, finished):
+    """A login of another browser, `age` seconds old, with two recorded messages."""
+    with app.app_context():
+        at = now() - age
+        db.session.add(LoginSession(id=login_id, flow_id="f", created_at=at,
+                                    access_token="a-token" if finished else None))
+        for number in (2, 3):
+            db.session.add(TraceMessage(login_id=login_id, step=number, kind="request", headers=[],
+                                        channel="back", from_host="c", to_host="a", recorded_at=at))
+        db.session.commit()
+
+
+def logins_and_messages(app):
+    """{login id: how many messages it has} over every row, orphans included (no login)."""
+    with app.app_context():
+        logins = set(db.session.scalars(select(LoginSession.id)))
+        found = {login_id: 0 for login_id in logins}
+        for row in db.session.scalars(select(TraceMessage)):
+            key = row.login_id if row.login_id in logins else ("orphan", row.login_id)
+            found[key] = found.get(key, 0) + 1
+        return found
+
+
+def test_a_login_past_its_lifetime_is_signed_out_then_forgotten(flow):
+    """Past LOGIN_LIFETIME the browser is signed out; its row and messages go at the next login start."""
+    flow.complete()
+    old = flow.row().id
+    with flow.app.app_context():
+        db.session.execute(update(LoginSession).values(created_at=now() - flow.app.config["LOGIN_LIFETIME"] - 1))
+        db.session.commit()
+    response = flow.client.get("/notes")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/")
+    make_login(flow.app, "other-browser", age=60, finished=True)
     flow.start()
-    assert {r.login_id for r in all_rows(flow.app)} == {flow.row().id}
+    found = logins_and_messages(flow.app)
+    assert old not in found and ("orphan", old) not in found
+    assert found.pop("other-browser") == 2
+    [(new, recorded_messages)] = found.items()  # only the login just started, recorded
+    assert recorded_messages > 0 and new != old
+
+
+def test_an_abandoned_login_goes_after_an_hour_a_finished_one_stays(flow):
+    """A login that never came back from the AS is forgotten after an hour; one with tokens is kept."""
+    make_login(flow.app, "abandoned", age=UNFINISHED_LOGIN_SECONDS + 1, finished=False)
+    make_login(flow.app, "finished", age=UNFINISHED_LOGIN_SECONDS + 1, finished=True)
+    make_login(flow.app, "just-started", age=60, finished=False)
+    flow.start()
+    found = logins_and_messages(flow.app)
+    assert "abandoned" not in found and ("orphan", "abandoned") not in found
+    assert found["finished"] == 2 and found["just-started"] == 2
+
+
+def test_messages_older_than_any_login_go(flow):
+    """Messages left without a login (a worker that died mid-login) go once older than the lifetime."""
+    with flow.app.app_context():
+        lifetime = flow.app.config["LOGIN_LIFETIME"]
+        for login_id, age in (("died-long-ago", lifetime + 1), ("died-now", 60)):
+            db.session.add(TraceMessage(login_id=login_id, step=2, kind="request", headers=[], channel="back",
+                                        from_host="c", to_host="a", recorded_at=now() - age))
+        db.session.commit()
+    flow.start()
+    found = logins_and_messages(flow.app)
+    assert ("orphan", "died-long-ago") not in found
+    assert found[("orphan", "died-now")] == 1
+
+
+def test_forgetting_old_logins_reads_only_indexes(app):
+    """Each statement of the purge searches an index: it costs what it deletes, not every login ever made."""
+    statements = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    with app.test_request_context():
+        event.listen(db.engine, "before_cursor_execute", keep)
+        try:
+            forget_old_logins()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", keep)
+        assert len(statements) == 5
+        for statement, parameters in statements:
+            plan = db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            details = [row[-1] for row in plan]
+            assert not [d for d in details if d.startswith("SCAN")], (statement, details)
+            assert any("USING INDEX" in d or "USING COVERING INDEX" in d for d in details), (statement, details)
+        db.session.rollback()
 
 
 def test_long_bodies_are_cut(app):

@@ -26,3 +26,21 @@ def test_an_older_login_table_gets_the_profile_column(settings, tmp_path):
         columns = [row[1] for row in connection.execute("PRAGMA table_info(login_session)")]
     connection.close()
     assert "profile" in columns
+
+
+def test_an_older_database_gets_the_indexes_added_since(settings, tmp_path):
+    """Tables made before an index existed (the purge's, on login and message age) get it at start."""
+    database = tmp_path / "older.sqlite"
+    added = {"login_session": {"ix_login_session_created_at", "ix_login_session_unfinished"},
+             "trace_message": {"ix_trace_message_recorded_at"}}
+    create_app({**settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    with sqlite3.connect(database) as connection:
+        for name in set().union(*added.values()):
+            connection.execute(f"DROP INDEX {name}")
+    connection.close()
+    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    with app.app_context():
+        from client_app.models import db
+        for table, names in added.items():
+            assert names <= {index["name"] for index in db.inspect(db.engine).get_indexes(table)}
+        db.engine.dispose()
