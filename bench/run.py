@@ -396,6 +396,20 @@ def start_stack(workdir, rate_limit):
     return stack
 
 
+def start_floor_stack(workdir):
+    """The flow floor (bench/apps.py): the same twelve requests, views that do nothing,
+    under the same gunicorn settings (auth_server's), on loopback like the real stack."""
+    ports = {name: free_port() for name in ("auth_server", "notes_api", "client_app")}
+    urls = {f"FLOOR_{name.upper()}": f"http://localhost:{port}" for name, port in ports.items()}
+    apps = {"auth_server": ("floor_auth_server", "/login"), "notes_api": ("floor_notes_api", "/api/notes"),
+            "client_app": ("floor_client_app", "/")}
+    floor = {}
+    for name, (factory, health) in apps.items():
+        floor[name] = Service(f"floor_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py", f"bench.apps:{factory}()"],
+                              {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", **urls}, workdir, health)
+    return floor
+
+
 def machine():
     """What the figures were measured on."""
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
@@ -416,6 +430,10 @@ def main():
         redirect_uri = stack["client_app"].url + "/callback"
         full_flow(stack)  # warm-up: discovery, JWKS and key caches, connection pools
         report["full_flow"] = [measure_flows(stack, c, n) for c, n in ((1, 30), (4, 60), (8, 80))]
+        floor_stack = start_floor_stack(workdir)
+        floors.extend(floor_stack.values())
+        full_flow(floor_stack)
+        report["full_flow_floor"] = measure_flows(floor_stack, 1, 60)
         # Each floor joins the list as it starts, so one that fails to start stops the others.
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
         floors.append(trivial)
@@ -503,6 +521,8 @@ def targets(report):
         "full_flow_c1_p50_without_password_check_ms": {
             "value": without_password, "target": "<= 25", "result": "PASS" if without_password <= 25 else "FAIL",
             "with_password_check": c1["p50_ms"], "login_post_p50_ms": c1["login_post_p50_ms"],
+            # The same twelve requests to views that do nothing: what the round trips cost alone.
+            "floor_same_requests_ms": report["full_flow_floor"]["p50_without_login_post_ms"],
             "password_hash": report["password_hash"]},
         "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
                         "target": ">= 1 (stretch)"},
@@ -528,6 +548,9 @@ def table(report):
         lines.append(f"  concurrency {row['concurrency']:<2} ({row['flows']:>3} flows)        "
                      f"{row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}  {row['flows_per_s']:>7.1f}"
                      f"  ({row['p50_without_login_post_ms']:.1f} ms; login POST p50 {row['login_post_p50_ms']:.1f} ms)")
+    row = report["full_flow_floor"]
+    lines.append(f"  floor: same requests, empty views  {row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}"
+                 f"  {row['flows_per_s']:>7.1f}  ({row['p50_without_login_post_ms']:.1f} ms)")
     lines += ["", "Throughput (wrk -t2 -c8)                       req/s    p50 ms   p99 ms   non-2xx"]
     for name in ("trivial_endpoint", "par", "discovery", "peer_oidc_provider_par", "notes_protected",
                  "notes_unprotected", "notes_healthz"):
