@@ -232,9 +232,9 @@ def forget_old_logins():
     lifetime = current_app.config["LOGIN_LIFETIME"]
     expired = LoginSession.created_at < at - lifetime
     abandoned = LoginSession.access_token.is_(None) & (LoginSession.created_at < at - UNFINISHED_LOGIN_SECONDS)
-    for gone in (expired, abandoned):
-        db.session.execute(delete(TraceMessage).where(TraceMessage.login_id.in_(select(LoginSession.id).where(gone))))
-        db.session.execute(delete(LoginSession).where(gone))
+    gone = expired | abandoned  # one index for each side of the OR
+    db.session.execute(delete(TraceMessage).where(TraceMessage.login_id.in_(select(LoginSession.id).where(gone))))
+    db.session.execute(delete(LoginSession).where(gone))
     # Left behind by a worker that died between a message and its login's save: every
     # message of a live login is younger than the lifetime.
     db.session.execute(delete(TraceMessage).where(TraceMessage.recorded_at < at - lifetime))
