@@ -51,6 +51,8 @@ log = logging.getLogger("notes_api")
 REALM = "notes_api"
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The bodies Werkzeug reads as a form (RFC 6750 §2.2 names the first).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # RFC 9068 §4: the two spellings of the JWT access-token type, compared case-insensitively.
 ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 
@@ -140,7 +142,11 @@ def bearer_token_from_request():
     # RFC 6750 §2.2 and §2.3 allow a form field or a query parameter too, but URLs
     # end up in logs, history and Referer headers (RFC 6750 §5.3, RFC 9700 §4.3.2).
     # We refuse both loudly instead of ignoring them (§3.1: "unsupported parameter").
-    if "access_token" in request.args or "access_token" in request.form:
+    # (Werkzeug parses a form only of these two types: no other body can hold one, and a
+    # request without a query or a form, nearly all of them, parses nothing here.)
+    in_query = bool(request.query_string) and "access_token" in request.args
+    in_form = request.mimetype in FORM_TYPES and "access_token" in request.form
+    if in_query or in_form:
         raise invalid_request(
             "Send the access token in the Authorization header, not in the URL or the body."
         )

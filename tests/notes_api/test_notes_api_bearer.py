@@ -205,10 +205,17 @@ def test_token_in_query_string_is_refused(client, auth_server, make_token, asser
     assert auth_server.jwks_calls == 0
 
 
-def test_token_in_form_body_is_refused(client, make_token, assert_bearer_error):
-    """RFC 6750 §2.2 is allowed, not required; we accept the header only."""
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_token_in_form_body_is_refused(client, make_token, assert_bearer_error, content_type):
+    """RFC 6750 §2.2 is allowed, not required; we accept the header only (either form encoding)."""
     token = make_token()
-    response = client.post("/api/notes", data={"access_token": token, "text": "hello"})
+    response = client.post("/api/notes", data={"access_token": token, "text": "hello"}, content_type=content_type)
+    assert_bearer_error(response, 400, "invalid_request")
+
+
+def test_token_in_query_string_is_refused_however_the_name_is_encoded(client, make_token, assert_bearer_error):
+    """The query is read as any server reads it: a percent-encoded name is the same name."""
+    response = client.get(f"/api/notes?access%5Ftoken={make_token()}")
     assert_bearer_error(response, 400, "invalid_request")
 
 
