@@ -313,7 +313,6 @@ def start_login(profile, push=True):
     unpushed: the inspector's "Send step 2" button pushes it later with
     push_authorization_request.
     """
-    flow.forget_old_logins()
     login = LoginSession(
         id=secrets.token_urlsafe(32),
         flow_id=secrets.token_hex(4),
@@ -332,6 +331,9 @@ def start_login(profile, push=True):
             # The login is never saved, so nothing could show its recorded messages.
             flow.forget_messages(login.id)
             raise
+    # The purge writes, so it comes after the push: SQLite's write lock is then held
+    # for these writes and the login's, never across the push's round trip.
+    flow.forget_old_logins()
     db.session.add(login)
     db.session.commit()
     return login
