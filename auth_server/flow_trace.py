@@ -111,10 +111,14 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-# The statements of every token request, built once. A Core INSERT on the table, not
-# an ORM object, as nothing reads the row back (`at` takes its default).
+# The statements run for every watched request, built once. A Core INSERT on the table,
+# not an ORM object, as nothing reads the row back (`at` takes its default).
 ADD_EVENT = FlowEvent.__table__.insert()
 TRACE_OF_CODE = db.select(FlowTrace.id).where(FlowTrace.code_hash == bindparam("code_hash"))
+TRACE_OF_INTERACTION = db.select(FlowTrace.id).join(
+    Interaction, Interaction.request_uri == FlowTrace.request_uri).where(Interaction.id == bindparam("interaction_id"))
+SET_CODE_HASH = db.update(FlowTrace).where(FlowTrace.id == bindparam("trace_id")).values(
+    code_hash=bindparam("code_hash"))
 
 
 class FlowNotFoundError(InvalidRequestError):
@@ -194,11 +198,16 @@ def observe(response):
 def _observe_flow_request(step, response):
     """Steps 4-7: record method, path, status (and where a redirect goes)."""
     if step == 4:
-        trace = _trace_from_arrival(request.args.get("request_uri"))
+        request_uri = request.args.get("request_uri")
+        trace = _trace_from_arrival(request_uri)
+        trace_id = trace.id if trace is not None else None
     else:
-        interaction = db.session.get(Interaction, (request.view_args or {}).get("interaction_id", ""))
-        trace = _trace_by_request_uri(interaction.request_uri if interaction else None)
-    if trace is None:
+        # One SELECT from the login's id to its flow's trace (the view loaded the
+        # login, but its commit expired it: reading it again would be a SELECT too).
+        request_uri = None
+        trace_id = db.session.scalar(TRACE_OF_INTERACTION, {
+            "interaction_id": (request.view_args or {}).get("interaction_id", "")})
+    if trace_id is None:
         return
     if request.endpoint == "authorize.consent" and request.method == "POST":
         step = 6
@@ -209,9 +218,9 @@ def _observe_flow_request(step, response):
         entry["location"], code = _without_values(location)
         if code:
             # Step 7: the code goes back to the client; remember only its hash.
-            trace.code_hash = sha256(code)
-    entry["note"] = _note(step, response, trace)
-    db.session.add(FlowEvent(trace_id=trace.id, kind="request", data=entry))
+            db.session.execute(SET_CODE_HASH, {"trace_id": trace_id, "code_hash": sha256(code)})
+    entry["note"] = _note(step, response, request_uri)
+    db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "request", "data": entry})
     db.session.commit()
 
 
@@ -269,11 +278,11 @@ def _without_values(location):
     return target, dict(params).get("code")
 
 
-def _note(step, response, trace):
-    """One sentence saying what the request did, as far as its status tells."""
+def _note(step, response, request_uri):
+    """One sentence saying what the request did, as far as its status tells (step 4: its request_uri)."""
     status = response.status_code
     if step == 4 and status >= 400:
-        pushed = _pushed_request(trace.request_uri)
+        pushed = _pushed_request(request_uri)
         if pushed is not None and pushed.used_at is not None:
             return "refused: this request_uri was already used (one-time use, RFC 9126 §4)"
         return "refused: the request_uri has expired or is unknown (RFC 9126 §4)"

@@ -25,6 +25,17 @@ from ..oauth2 import authorization_server
 bp = Blueprint("authorize", __name__)
 
 
+@bp.before_request
+def keep_what_was_loaded():
+    """Keep the rows a step loaded across its own commits, rather than read them again.
+
+    Each step commits as it goes (the request_uri used up, the login started, the user
+    signed in, the login closed) and reads the client, the login and the user again
+    after; nothing changes those rows in between. The session is this request's only.
+    """
+    db.session().expire_on_commit = False
+
+
 class LoginForm(FlaskForm):
     """Username and password (CSRF token included by Flask-WTF)."""
 
