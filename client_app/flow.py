@@ -158,26 +158,27 @@ def record_received(login, number):
         return
     # Flask-WTF has already parsed the form (CSRF check), so rebuild its body from it.
     body = urlencode(list(request.form.items(multi=True))) if request.form else ""
-    _add(login, number, "request", method=request.method, url=request.url,
-         headers=request.headers.items(), body=body,
-         from_host=f"browser ({request.remote_addr})", to_host=request.host)
+    _add(login, _message(number, "request", method=request.method, url=request.url,
+                         headers=request.headers.items(), body=body,
+                         from_host=f"browser ({request.remote_addr})", to_host=request.host))
 
 
 def record_sent(login, number, response):
     """Record a response we are about to send the browser (a redirect)."""
-    _add(login, number, "response", status=response.status_code, headers=response.headers.items(),
-         body=response.get_data(as_text=True), from_host=_own_host(), to_host="browser")
+    _add(login, _message(number, "response", status=response.status_code, headers=response.headers.items(),
+                         body=response.get_data(as_text=True), from_host=_own_host(), to_host="browser"))
 
 
 def record_exchange(login, request_step, response_step, response):
-    """Record a back-channel call (a `requests` response) as two messages."""
+    """Record a back-channel call (a `requests` response) as two messages, stored together."""
     sent = response.request
     body = sent.body.decode("utf-8", "replace") if isinstance(sent.body, bytes) else sent.body or ""
     peer = urlsplit(sent.url).netloc
-    _add(login, request_step, "request", method=sent.method, url=sent.url,
-         headers=sent.headers.items(), body=body, from_host=_own_host(), to_host=peer)
-    _add(login, response_step, "response", status=response.status_code,
-         headers=response.headers.items(), body=response.text, from_host=peer, to_host=_own_host())
+    _add(login,
+         _message(request_step, "request", method=sent.method, url=sent.url,
+                  headers=sent.headers.items(), body=body, from_host=_own_host(), to_host=peer),
+         _message(response_step, "response", status=response.status_code,
+                  headers=response.headers.items(), body=response.text, from_host=peer, to_host=_own_host()))
 
 
 def messages(login_id):
@@ -191,24 +192,31 @@ def messages(login_id):
 
 
 # The recorder's two statements, built once (they run for every message of every flow).
-# A Core INSERT, not an ORM object: nothing reads the message back in this request.
-MESSAGE_OF_STEP = select(TraceMessage.id).where(
-    TraceMessage.login_id == bindparam("login_id"), TraceMessage.step == bindparam("step")).limit(1)
+# A Core INSERT, not ORM objects: nothing reads the messages back in this request.
+STEPS_RECORDED = select(TraceMessage.step).where(
+    TraceMessage.login_id == bindparam("login_id"), TraceMessage.step.in_(bindparam("steps", expanding=True)))
 ADD_MESSAGE = TraceMessage.__table__.insert()
 
 
-def _add(login, number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
-    """Store one message (first one per step wins), committed at once."""
-    if db.session.scalar(MESSAGE_OF_STEP, {"login_id": login.id, "step": number}) is not None:
-        return
-    db.session.execute(ADD_MESSAGE, {
-        "login_id": login.id, "step": number, "kind": kind, "method": method, "url": url, "status": status,
+def _message(number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
+    """One message as a row of TraceMessage (its login's id is added when it is stored)."""
+    return {
+        "step": number, "kind": kind, "method": method, "url": url, "status": status,
         "headers": [[name, "[not recorded]" if name.lower() in UNRECORDED_HEADERS else value]
                     for name, value in headers],
         "body": (body or "")[:MAX_BODY_CHARS], "channel": step(number).channel,
         "from_host": from_host, "to_host": to_host,
-    })
-    # Committed now, so the message survives a step that fails right after it
+    }
+
+
+def _add(login, *messages):
+    """Store a login's messages (the first one of each step wins), committed at once."""
+    recorded = set(db.session.scalars(STEPS_RECORDED, {"login_id": login.id,
+                                                       "steps": [m["step"] for m in messages]}))
+    new = [{**message, "login_id": login.id} for message in messages if message["step"] not in recorded]
+    if new:
+        db.session.execute(ADD_MESSAGE, new)
+    # Committed now, so the messages survive a step that fails right after them
     # (those are the flows most worth inspecting). The LoginSession itself is not
     # added here: a push that fails still leaves no login behind.
     db.session.commit()

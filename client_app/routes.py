@@ -24,6 +24,7 @@ from .errors import PageError
 from .models import admit_login
 from .models import browser_id
 from .models import current_login
+from .models import db
 from .models import forget_login
 from .models import remember_login
 
@@ -31,6 +32,18 @@ log = logging.getLogger("client_app")
 
 auth = Blueprint("auth", __name__)
 notes = Blueprint("notes", __name__)
+
+
+@auth.before_request
+@notes.before_request
+def keep_what_was_loaded():
+    """Keep this browser's LoginSession across the step's own commits, rather than read it again.
+
+    The recorder commits each message as it crosses the wire (flow.py), and a login
+    step commits as it goes; each commit would otherwise expire the row this request
+    loaded. Nothing else writes it meanwhile. The session is this request's only.
+    """
+    db.session().expire_on_commit = False
 
 # The longest note this client sends (the Notes API is the final judge).
 MAX_NOTE_LENGTH = 500
