@@ -207,18 +207,14 @@ def use_pushed_request(request_uri, client_id):
     racing with the same request_uri cannot both win (RFC 9126 section 4: one-time use).
     """
     reference = request_uri.removeprefix(REQUEST_URI_PREFIX)
-    claimed = db.session.execute(
-        db.update(PushedRequest)
-        .where(PushedRequest.reference == reference, PushedRequest.client_id == client_id,
-               PushedRequest.used_at.is_(None), PushedRequest.expires_at >= now())
-        .values(used_at=now())
-    ).rowcount
+    claimed = db.session.execute(CLAIM_PUSHED_REQUEST, {
+        "the_reference": reference, "the_client": client_id, "now": now()}).one_or_none()
     db.session.commit()
-    pushed = db.session.scalar(db.select(PushedRequest).filter_by(reference=reference))
-    if claimed != 1:
+    if claimed is None:
+        pushed = db.session.scalar(db.select(PushedRequest).filter_by(reference=reference))
         raise InvalidRequestUriError(description=_why_unusable(pushed, request_uri, client_id))
     log.info("step 4 authorize: request_uri used client=%s ref=%s…", client_id, reference[:8])
-    return pushed.params
+    return claimed.params
 
 
 def _why_unusable(pushed, request_uri, client_id):
@@ -257,6 +253,14 @@ def _count_push_statement(dialect):
 # Statements built once, not on every push: building one costs more than running it.
 COUNT_PUSH = {"sqlite": _count_push_statement(sqlite), "postgresql": _count_push_statement(postgresql)}
 STORE_PUSHED_REQUEST = PushedRequest.__table__.insert()
+# Step 4: use up a request_uri and read its parameters, in one statement (RETURNING).
+CLAIM_PUSHED_REQUEST = (
+    db.update(PushedRequest)
+    .where(PushedRequest.reference == bindparam("the_reference"), PushedRequest.client_id == bindparam("the_client"),
+           PushedRequest.used_at.is_(None), PushedRequest.expires_at >= bindparam("now"))
+    .values(used_at=bindparam("now"))
+    .returning(PushedRequest.params)
+)
 
 
 def purge_expired(grace=300):

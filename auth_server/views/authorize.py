@@ -18,9 +18,9 @@ from wtforms import SubmitField
 from .. import interactions
 from .. import login_throttle
 from .. import tokens
-from ..models import Client
 from ..models import db
 from ..oauth2 import authorization_server
+from ..oauth2 import query_client
 
 bp = Blueprint("authorize", __name__)
 
@@ -145,7 +145,7 @@ def too_many_wrong_passwords(wait):
 
 def client_of(interaction):
     """The client that started this login (its name is shown on the pages)."""
-    return db.session.scalar(db.select(Client).filter_by(client_id=interaction.client_id))
+    return query_client(interaction.client_id)
 
 
 def login_gone():

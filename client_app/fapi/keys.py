@@ -9,7 +9,6 @@ worker and every restart uses the same ones.
 """
 
 from flask import Blueprint
-from flask import current_app
 from joserfc.jwk import ECKey
 from joserfc.jwk import JWKRegistry
 from joserfc.jwk import RSAKey
