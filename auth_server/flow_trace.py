@@ -202,8 +202,7 @@ def _observe_flow_request(step, response):
         trace = _trace_from_arrival(request_uri)
         trace_id = trace.id if trace is not None else None
     else:
-        # One SELECT from the login's id to its flow's trace (the view loaded the
-        # login, but its commit expired it: reading it again would be a SELECT too).
+        # One SELECT from the login's id to its flow's trace (the login's request_uri names it).
         request_uri = None
         trace_id = db.session.scalar(TRACE_OF_INTERACTION, {
             "interaction_id": (request.view_args or {}).get("interaction_id", "")})

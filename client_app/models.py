@@ -185,7 +185,7 @@ def add_new_indexes():
 
 
 def init_app(app):
-    """Bind the database to the app, create the tables, and add columns an older database lacks."""
+    """Bind the database to the app, create the tables, and add columns and indexes an older database lacks."""
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

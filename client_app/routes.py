@@ -45,6 +45,7 @@ def keep_what_was_loaded():
     """
     db.session().expire_on_commit = False
 
+
 # The longest note this client sends (the Notes API is the final judge).
 MAX_NOTE_LENGTH = 500
 
