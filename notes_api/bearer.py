@@ -117,8 +117,8 @@ def validate_request(scope):
     else:
         claims = verified_tokens().claims_of(token)
         if claims is None:
-            claims = validate_access_token(token)
-            verified_tokens().remember(token, claims)
+            claims, key = validate_access_token(token)
+            verified_tokens().remember(token, claims, key)
     # RFC 9449 §7: a DPoP token's proof, and no DPoP-bound token as a bearer token.
     dpop.check_binding(claims, dpop_token)
 
@@ -166,7 +166,7 @@ def bearer_token_from_request():
 
 
 def validate_access_token(token):
-    """Steps 2 to 4: check a JWT access token (RFC 9068 §4); return its claims."""
+    """Steps 2 to 4: check a JWT access token (RFC 9068 §4); return its claims and the key that verified it."""
     config = current_app.config
 
     # Step 2. Read the header without trusting it: nothing is verified yet. The token
@@ -209,7 +209,7 @@ def validate_access_token(token):
         raise invalid_token("The token's claims are not a JSON object.")
 
     check_claims(claims)
-    return claims
+    return claims, key
 
 
 def check_claims(claims):
@@ -247,36 +247,38 @@ class VerifiedTokens:
     one signature check per token. Only a token that passed every check is kept, so
     made-up tokens cannot fill it. An entry counts only while
     - the token is unexpired (exp plus the leeway, as step 4 allows), and
-    - the key set it was verified with is still the current, unexpired one: after
-      a fetch of the JWKS (a rotation, or every JWKS_CACHE_SECONDS), every token is
-      checked again, so a key the issuer withdraws stops its tokens as before.
+    - the key that verified it is still in the issuer's current, unexpired key set:
+      when the cached JWKS is due, the next token is checked in full (which fetches it
+      again), and a key the issuer withdrew or replaced stops its tokens as before. A
+      fetch that brings the same keys back keeps them (IssuerKeys.refresh), and so
+      keeps the tokens they verified.
     At most `size` tokens are kept, the least recently used dropped first; 0 turns it off.
     """
 
     def __init__(self, size, leeway, keys):
         self.size, self.leeway, self.keys = size, leeway, keys
-        self.entries = {}  # token -> (claims, the key set that verified it); oldest use first
+        self.entries = {}  # token -> (claims, the key that verified it); oldest use first
 
     def claims_of(self, token):
         """The claims of a token checked before and still good; else None."""
         entry = self.entries.pop(token, None)
         if entry is None:
             return None
-        claims, keys = entry
-        if keys is not self.keys.keys or self.keys.age() > self.keys.lifetime:
-            return None  # the keys were fetched again since (or are due): check it again
+        claims, key = entry
+        if self.keys.age() > self.keys.lifetime or self.keys.keys.get(key.kid) is not key:
+            return None  # the key set is due, or no longer holds this key: check it again
         if time.time() > claims["exp"] + self.leeway:
             return None
         self.entries[token] = entry  # back in, now the most recently used
         return claims
 
-    def remember(self, token, claims):
-        """Keep a token that has just passed steps 2 to 4."""
+    def remember(self, token, claims, key):
+        """Keep a token that has just passed steps 2 to 4, with the key that verified it."""
         if self.size <= 0 or not isinstance(claims.get("exp"), (int, float)):
             return
         while len(self.entries) >= self.size:
             self.entries.pop(next(iter(self.entries)), None)  # the least recently used
-        self.entries[token] = (claims, self.keys.keys)
+        self.entries[token] = (claims, key)
 
 
 class IssuerKeys:
@@ -330,6 +332,12 @@ class IssuerKeys:
         except (JoseError, LookupError, TypeError, ValueError) as error:
             # A malformed key set can fail in many ways; all of them mean "no keys".
             raise AuthServerUnavailable(f"{self.jwks_url} is not a usable JWK set ({error}).") from None
+        # A key published again unchanged stays the same object, so the tokens it
+        # verified stay verified (VerifiedTokens); a new or changed key is a new object.
+        previous = self.keys or {}
+        for kid, key in keys.items():
+            if kid in previous and previous[kid].as_dict() == key.as_dict():
+                keys[kid] = previous[kid]
         self.keys, self.fetched_at = keys, time.monotonic()
         log.info("fetched JWKS from %s: kids=%s", self.jwks_url, list(self.keys))
 

@@ -85,8 +85,8 @@ class Config:
     # Keep the issuer's public keys this long before fetching them again (seconds).
     JWKS_CACHE_SECONDS = int(_env("JWKS_CACHE_SECONDS", "300"))
     # How many checked tokens each worker remembers, so a token used again is not
-    # checked again until it expires or the keys are fetched again (bearer.py,
-    # VerifiedTokens); 0: check every token on every request.
+    # checked again until it expires or the issuer stops publishing the key that
+    # verified it (bearer.py, VerifiedTokens); 0: check every token on every request.
     VERIFIED_TOKENS_CACHED = int(_env("VERIFIED_TOKENS_CACHED", "1024"))
     # A token with an unknown `kid` triggers a fresh fetch (the issuer may have
     # rotated keys), but never from a copy younger than this, so a flood of made-up

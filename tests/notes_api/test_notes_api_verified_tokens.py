@@ -6,8 +6,11 @@ import time
 import pytest
 import responses
 from joserfc import jws
+from joserfc.jwk import RSAKey
 
 from notes_api import bearer
+
+from .conftest import KID
 
 
 @pytest.fixture
@@ -58,13 +61,46 @@ def test_a_withdrawn_key_stops_its_remembered_tokens(app, api, auth_server, make
     assert auth_server.jwks_calls == 2
 
 
-def test_a_new_key_set_means_checking_again(app, api, auth_server, make_token, signature_checks):
-    token = make_token()
-    assert api.list_notes(token).status_code == 200
+def test_a_key_set_fetched_again_unchanged_keeps_its_tokens(app, api, auth_server, make_token, signature_checks):
+    """The key set due: the next token is checked in full (and fetches it); the same keys
+    came back, so the other tokens they verified are not checked again."""
+    first, second = make_token(), make_token()
+    for token in (first, second):
+        assert api.list_notes(token).status_code == 200
     keys = app.extensions["notes_api.issuer_keys"]
     keys.fetched_at -= keys.lifetime + 1
+    for token in (first, second, first):
+        assert api.list_notes(token).status_code == 200
+    assert auth_server.jwks_calls == 2
+    assert len(signature_checks) == 3
+
+
+def test_a_withdrawn_key_stops_its_tokens_even_when_another_token_fetched_the_keys(
+        app, api, auth_server, make_token, other_key, assert_bearer_error):
+    """A token signed with the new key arrives first and fetches the new key set; a token
+    remembered from the withdrawn key is then refused, not served from memory."""
+    old_token = make_token()
+    assert api.list_notes(old_token).status_code == 200
+    auth_server.publish(other_key)
+    keys = app.extensions["notes_api.issuer_keys"]
+    keys.fetched_at -= keys.lifetime + 1
+    new_token = make_token(key=other_key, header={"kid": other_key.kid})
+    assert api.list_notes(new_token).status_code == 200
+    assert_bearer_error(api.list_notes(old_token), 401, "invalid_token")
+    assert old_token not in remembered(app)
+
+
+def test_a_key_replaced_under_its_kid_stops_its_remembered_tokens(app, api, auth_server, make_token,
+                                                                  assert_bearer_error):
+    """The issuer publishes another key under the same kid: the tokens the old one verified are refused."""
+    token = make_token()
     assert api.list_notes(token).status_code == 200
-    assert len(signature_checks) == 2
+    replacement = RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"})
+    auth_server.publish(replacement)
+    keys = app.extensions["notes_api.issuer_keys"]
+    keys.fetched_at -= keys.lifetime + 1
+    assert_bearer_error(api.list_notes(token), 401, "invalid_token")
+    assert token not in remembered(app)
 
 
 @pytest.mark.parametrize("bad", ["another key", "expired", "wrong audience"])
