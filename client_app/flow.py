@@ -129,6 +129,9 @@ MAX_BODY_CHARS = 20_000
 UNRECORDED_HEADERS = {"cookie", "set-cookie"}
 # A login that never came back from the AS (abandoned in the browser) is forgotten after this.
 UNFINISHED_LOGIN_SECONDS = 3600
+# Old logins forgotten per login start, at most (about 2 ms each): each start adds one,
+# so the purge keeps up, and a start after a quiet day does not stall on the backlog.
+FORGET_AT_ONCE = 10
 
 
 class TraceMessage(db.Model):
@@ -230,19 +233,21 @@ def _own_host():
 
 
 def forget_old_logins():
-    """Delete logins past LOGIN_LIFETIME, and unfinished ones an hour old, with their messages.
+    """Delete logins past LOGIN_LIFETIME, and unfinished ones an hour old; a few at a time.
 
-    Run at each login start. Each statement reads an index (created_at, the partial
-    index of unfinished logins, login_id, recorded_at): it costs the rows it deletes,
-    not the number of logins the client has ever seen.
+    Run at each login start. Each login is deleted as an ORM object, so every module's
+    after_delete hook deletes what it keeps for that login (its messages below, its
+    step-by-step pauses, its DPoP nonce). The statements read indexes (created_at and
+    the partial index of unfinished logins; then keys): a login start costs the logins
+    it deletes, not the number the client has ever seen.
     """
     at = now()
     lifetime = current_app.config["LOGIN_LIFETIME"]
     expired = LoginSession.created_at < at - lifetime
     abandoned = LoginSession.access_token.is_(None) & (LoginSession.created_at < at - UNFINISHED_LOGIN_SECONDS)
-    gone = expired | abandoned  # one index for each side of the OR
-    db.session.execute(delete(TraceMessage).where(TraceMessage.login_id.in_(select(LoginSession.id).where(gone))))
-    db.session.execute(delete(LoginSession).where(gone))
+    # One index for each side of the OR.
+    for login in db.session.scalars(select(LoginSession).where(expired | abandoned).limit(FORGET_AT_ONCE)):
+        db.session.delete(login)
     # Left behind by a worker that died between a message and its login's save: every
     # message of a live login is younger than the lifetime.
     db.session.execute(delete(TraceMessage).where(TraceMessage.recorded_at < at - lifetime))

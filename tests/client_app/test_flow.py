@@ -10,6 +10,7 @@ from client_app.flow import MAX_BODY_CHARS
 from client_app.flow import PARTIES
 from client_app.flow import PAUSABLE_STEPS
 from client_app.flow import STEPS
+from client_app.fapi.dpop import DPoPNonce
 from client_app.flow import UNFINISHED_LOGIN_SECONDS
 from client_app.flow import TraceMessage
 from client_app.flow import forget_old_logins
@@ -20,6 +21,7 @@ from client_app.flow import step
 from client_app.models import LoginSession
 from client_app.models import db
 from client_app.models import now
+from client_app.stepmode import Pause
 
 # The seed's arrows (par-flow.md), as (from, to): the order a learner studies.
 SEED_ARROWS = [("user", "client"), ("client", "as"), ("as", "client"), ("client", "as"),
@@ -251,18 +253,41 @@ def test_forgetting_old_logins_reads_only_indexes(app):
             forget_old_logins()
         finally:
             event.remove(db.engine, "before_cursor_execute", keep)
-        assert len(statements) == 3  # the messages of logins gone, the logins, messages older than any login
+        assert len(statements) == 2  # the logins to forget (none here), messages older than any login
         plans = [[row[-1] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                                                  parameters)]
                  for statement, parameters in statements]
         db.session.rollback()
     assert not [step for plan in plans for step in plan if step.startswith("SCAN")], plans
     # Expired logins by age; unfinished ones by the partial index (not every login older than an hour).
-    for plan in plans[:2]:
-        assert any("ix_login_session_created_at" in step for step in plan), plan
-        assert any("ix_login_session_unfinished" in step for step in plan), plan
-    assert any("ix_trace_message_login_id" in step for step in plans[0]), plans[0]
-    assert any("ix_trace_message_recorded_at" in step for step in plans[2]), plans[2]
+    assert any("ix_login_session_created_at" in step for step in plans[0]), plans[0]
+    assert any("ix_login_session_unfinished" in step for step in plans[0]), plans[0]
+    assert any("ix_trace_message_recorded_at" in step for step in plans[1]), plans[1]
+
+
+def test_a_forgotten_login_takes_its_pauses_and_dpop_nonce_along(flow):
+    """Every module's rows for a login go with it: step-by-step pauses, the AS's last DPoP nonce."""
+    make_login(flow.app, "expired", age=flow.app.config["LOGIN_LIFETIME"] + 1, finished=True)
+    with flow.app.app_context():
+        db.session.add(Pause(login_id="expired", step=8, code="a-code"))
+        db.session.add(DPoPNonce(login_id="expired", nonce="n"))
+        db.session.commit()
+    flow.start()
+    with flow.app.app_context():
+        assert db.session.get(Pause, ("expired", 8)) is None
+        assert db.session.get(DPoPNonce, "expired") is None
+    assert "expired" not in logins_and_messages(flow.app)
+
+
+def test_a_few_old_logins_go_at_each_login_start(flow, monkeypatch):
+    """A backlog (a start after a quiet day) goes FORGET_AT_ONCE logins per start, never all at once."""
+    monkeypatch.setattr("client_app.flow.FORGET_AT_ONCE", 1)
+    for login_id in ("old-1", "old-2"):
+        make_login(flow.app, login_id, age=flow.app.config["LOGIN_LIFETIME"] + 1, finished=True)
+    flow.start()
+    assert len({"old-1", "old-2"} & set(logins_and_messages(flow.app))) == 1
+    flow.start()
+    assert not {"old-1", "old-2"} & set(logins_and_messages(flow.app))
 
 
 def test_long_bodies_are_cut(app):
