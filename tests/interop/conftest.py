@@ -236,7 +236,9 @@ def start_provider_stack(node, tmp, issuer_path="", profile="par"):
     processes = [Service("oidc-provider", provider_url, [node, str(INTEROP / "provider.js")], env,
                          tmp / "provider.log")]
     try:
-        processes[-1].wait_until_up("/.well-known/openid-configuration")
+        # Node's start-up (the import, a key pair, the provider) stalled past 30 s once on a
+        # loaded CI machine, before printing anything of its own; it is seconds otherwise.
+        processes[-1].wait_until_up("/.well-known/openid-configuration", timeout=90)
         # The API trusts the provider's tokens for our audience: issuer and audience, no more.
         processes.append(our_service("notes_api", ports["notes_api"], tmp, ISSUER=issuer, AUDIENCE=NOTES_API,
                                      PUBLIC_URL=api_url))
