@@ -420,9 +420,15 @@ def start_floor_stack(workdir):
     apps = {"auth_server": ("floor_auth_server", "/login"), "notes_api": ("floor_notes_api", "/api/notes"),
             "client_app": ("floor_client_app", "/")}
     floor = {}
-    for name, (factory, health) in apps.items():
-        floor[name] = Service(f"floor_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py", f"bench.apps:{factory}()"],
-                              {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", **urls}, workdir, health)
+    try:
+        for name, (factory, health) in apps.items():
+            floor[name] = Service(f"floor_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py",
+                                                    f"bench.apps:{factory}()"],
+                                  {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", **urls}, workdir, health)
+    except BaseException:
+        for service in floor.values():  # one did not start: stop those that did
+            service.stop()
+        raise
     return floor
 
 
@@ -446,11 +452,11 @@ def main():
         redirect_uri = stack["client_app"].url + "/callback"
         full_flow(stack)  # warm-up: discovery, JWKS and key caches, connection pools
         report["full_flow"] = [measure_flows(stack, c, n) for c, n in ((1, 30), (4, 60), (8, 80))]
+        # Each floor joins the list as it starts, so one that fails to start stops the others.
         floor_stack = start_floor_stack(workdir)
         floors.extend(floor_stack.values())
-        full_flow(floor_stack)
+        full_flow(floor_stack)  # warm-up, as above
         report["full_flow_floor"] = measure_flows(floor_stack, 1, 60)
-        # Each floor joins the list as it starts, so one that fails to start stops the others.
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
         floors.append(trivial)
         access_tokens, code_runs, refresh_rps, trivial_python_runs = token_endpoint(
