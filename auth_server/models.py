@@ -35,6 +35,17 @@ def now():
     return int(time.time())
 
 
+def keep_loaded_rows():
+    """Keep the rows this request loaded across its own commits, rather than read them again.
+
+    For the views that commit as they go (a code claimed, a request_uri used up, a login
+    started or closed) and then read again what they loaded (the client, the login, the
+    user, the code): nothing changes those rows in between. The session is the current
+    request's only, so the setting ends with it.
+    """
+    db.session().expire_on_commit = False
+
+
 def sha256(value):
     """Hash a bearer secret (a refresh token) so the database never holds it."""
     return hashlib.sha256(value.encode()).hexdigest()

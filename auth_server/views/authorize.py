@@ -18,22 +18,13 @@ from wtforms import SubmitField
 from .. import interactions
 from .. import login_throttle
 from .. import tokens
-from ..models import db
+from ..models import keep_loaded_rows
 from ..oauth2 import authorization_server
 from ..oauth2 import query_client
 
 bp = Blueprint("authorize", __name__)
-
-
-@bp.before_request
-def keep_what_was_loaded():
-    """Keep the rows a step loaded across its own commits, rather than read them again.
-
-    Each step commits as it goes (the request_uri used up, the login started, the user
-    signed in, the login closed) and reads the client, the login and the user again
-    after; nothing changes those rows in between. The session is this request's only.
-    """
-    db.session().expire_on_commit = False
+# Steps 4-7 commit as they go and read their client, login and user again after.
+bp.before_request(keep_loaded_rows)
 
 
 class LoginForm(FlaskForm):

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from ..models import db
+from ..models import keep_loaded_rows
 from ..oauth2 import authorization_server
 
 bp = Blueprint("token", __name__)
@@ -17,10 +17,9 @@ def pushed_authorization_request():
 @bp.post("/oauth/token")
 def token():
     """Steps 8-10: the client exchanges a code (or a refresh token) for tokens."""
-    # The grant commits as it goes (the code claimed, then the token row), and then
-    # still reads the client, the code and the user it loaded (the ID token, the flow
-    # trace). Nothing changes them in between: keep them, rather than read them again.
-    db.session().expire_on_commit = False
+    # The grant commits as it goes (the code claimed, then the token row), then reads the
+    # client, the code and the user again (the ID token, the flow trace).
+    keep_loaded_rows()
     return authorization_server().create_token_response()
 
 
