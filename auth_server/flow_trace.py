@@ -37,7 +37,8 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -80,7 +81,7 @@ CHECKS = (
      "RFC 6749 §5.1; RFC 9068 §2; OIDC Core §3.1.3.3"),
 )
 # The Flask endpoints (blueprint.view) this module watches after they answer, and the
-# step each serves (step 2, the push, is recorded as it is stored: record_push).
+# step each serves (step 2, the push, writes no trace: its stored request is the record).
 WATCHED = {
     "authorize.authorize": 4,
     "authorize.login": 5,
@@ -111,14 +112,43 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-# The statements run for every watched request, built once. A Core INSERT on the table,
-# not an ORM object, as nothing reads the row back (`at` takes its default).
-ADD_EVENT = FlowEvent.__table__.insert()
-TRACE_OF_CODE = db.select(FlowTrace.id).where(FlowTrace.code_hash == bindparam("code_hash"))
-TRACE_OF_INTERACTION = db.select(FlowTrace.id).join(
-    Interaction, Interaction.request_uri == FlowTrace.request_uri).where(Interaction.id == bindparam("interaction_id"))
-SET_CODE_HASH = db.update(FlowTrace).where(FlowTrace.id == bindparam("trace_id")).values(
-    code_hash=bindparam("code_hash"))
+# The statements run for every watched request, built once: Core statements, as
+# nothing reads the rows back. A request's record is one INSERT ... SELECT that finds
+# its flow's trace and adds to it at once; no trace found (a flow without PAR, say),
+# no row added.
+def _trace_of(key):
+    """The condition that picks a flow's trace by one of the keys a request carries."""
+    if key == "interaction_id":  # steps 5-7: the login's request_uri names the flow
+        return FlowTrace.request_uri == db.select(Interaction.request_uri).where(
+            Interaction.id == bindparam("interaction_id")).scalar_subquery()
+    if key == "request_uri":  # step 4
+        return FlowTrace.request_uri == bindparam("request_uri")
+    return FlowTrace.code_hash == bindparam("code_hash")  # step 9: only the code's hash is kept
+
+
+def _add_event_statement(key):
+    """INSERT INTO flow_event (...) SELECT the trace's id and the event's values."""
+    event = db.select(FlowTrace.id, bindparam("kind", type_=String), bindparam("data", type_=JSON),
+                      bindparam("at", type_=Integer)).where(_trace_of(key))
+    return FlowEvent.__table__.insert().from_select(["trace_id", "kind", "data", "at"], event)
+
+
+def _start_trace_statement(dialect):
+    """Step 4: store a flow's trace from its pushed request, unless one is stored already."""
+    pushed = PushedRequest.__table__.c
+    start = dialect.insert(FlowTrace.__table__).from_select(
+        ["client_id", "request_uri", "created_at"],
+        db.select(pushed.client_id, bindparam("request_uri", type_=String), pushed.created_at)
+        .where(pushed.reference == bindparam("reference")))
+    # Two browsers arriving at once with the same request_uri share one trace.
+    return start.on_conflict_do_nothing(index_elements=["request_uri"]).returning(FlowTrace.id)
+
+
+ADD_EVENT = {key: _add_event_statement(key) for key in ("interaction_id", "request_uri", "code_hash")}
+START_TRACE = {"sqlite": _start_trace_statement(sqlite), "postgresql": _start_trace_statement(postgresql)}
+# Step 7: the code's hash, by which the token request (step 9) finds its flow.
+SET_CODE_HASH = {key: db.update(FlowTrace).where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
+                 for key in ("interaction_id", "request_uri")}
 
 
 class FlowNotFoundError(InvalidRequestError):
@@ -198,16 +228,14 @@ def observe(response):
 def _observe_flow_request(step, response):
     """Steps 4-7: record method, path, status (and where a redirect goes)."""
     if step == 4:
-        request_uri = request.args.get("request_uri")
-        trace = _trace_from_arrival(request_uri)
-        trace_id = trace.id if trace is not None else None
+        request_uri = request.args.get("request_uri") or ""
+        if not request_uri.startswith(REQUEST_URI_PREFIX):
+            return  # no request_uri this server issued: not a flow it traces
+        _start_trace(request_uri)
+        key, flow = "request_uri", {"request_uri": request_uri}
     else:
-        # One SELECT from the login's id to its flow's trace (the login's request_uri names it).
         request_uri = None
-        trace_id = db.session.scalar(TRACE_OF_INTERACTION, {
-            "interaction_id": (request.view_args or {}).get("interaction_id", "")})
-    if trace_id is None:
-        return
+        key, flow = "interaction_id", {"interaction_id": (request.view_args or {}).get("interaction_id", "")}
     if request.endpoint == "authorize.consent" and request.method == "POST":
         step = 6
     entry = {"step": step, "channel": "front", "method": request.method,
@@ -217,10 +245,23 @@ def _observe_flow_request(step, response):
         entry["location"], code = _without_values(location)
         if code:
             # Step 7: the code goes back to the client; remember only its hash.
-            db.session.execute(SET_CODE_HASH, {"trace_id": trace_id, "code_hash": sha256(code)})
+            db.session.execute(SET_CODE_HASH[key], {**flow, "issued_code_hash": sha256(code)})
     entry["note"] = _note(step, response, request_uri)
-    db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "request", "data": entry})
+    db.session.execute(ADD_EVENT[key], {**flow, "kind": "request", "data": entry, "at": now()})
     db.session.commit()
+
+
+def _start_trace(request_uri):
+    """Step 4: the flow's trace is stored when its browser first arrives, from its pushed request.
+
+    Nothing is stored for a request_uri whose pushed request is gone (or never was).
+    """
+    statement = START_TRACE[db.session.get_bind().dialect.name]
+    started = db.session.scalar(statement, {
+        "request_uri": request_uri, "reference": request_uri.removeprefix(REQUEST_URI_PREFIX)})
+    if started is not None and started % PURGE_EVERY == 0:
+        db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
+        db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
 
 
 def _trace_by_request_uri(request_uri):
@@ -246,26 +287,6 @@ def _pushed_request(request_uri):
     if not request_uri.startswith(REQUEST_URI_PREFIX):
         return None
     return db.session.scalar(db.select(PushedRequest).filter_by(reference=request_uri.removeprefix(REQUEST_URI_PREFIX)))
-
-
-def _trace_from_arrival(request_uri):
-    """Step 4: the flow's trace, stored now if this is the first arrival of its request_uri."""
-    trace = _trace_by_request_uri(request_uri)
-    if trace is not None or not request_uri:
-        return trace
-    trace = _pushed_only(request_uri)
-    if trace is None:
-        return None  # not a request_uri this server issued (or one long gone)
-    try:
-        with db.session.begin_nested():
-            db.session.add(trace)
-    except IntegrityError:
-        # Another browser arrived with the same request_uri at the same moment, and won.
-        return _trace_by_request_uri(request_uri)
-    if trace.id % PURGE_EVERY == 0:
-        db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))
-        db.session.execute(db.delete(FlowTrace).where(FlowTrace.created_at < now() - KEEP_SECONDS))
-    return trace
 
 
 def _without_values(location):
@@ -307,9 +328,6 @@ def _observe_token_request(response):
     if grant is None or not request.form.get("code"):
         return
     code = request.form["code"]
-    trace_id = db.session.scalar(TRACE_OF_CODE, {"code_hash": sha256(code)})
-    if trace_id is None:
-        return
     body = response.get_json(silent=True) or {}
     entry = {
         "step": 9,
@@ -319,7 +337,8 @@ def _observe_token_request(response):
         "error_description": body.get("error_description"),
         "checks": checks(grant, response.status_code, body, code),
     }
-    db.session.execute(ADD_EVENT, {"trace_id": trace_id, "kind": "token_request", "data": entry})
+    db.session.execute(ADD_EVENT["code_hash"], {"code_hash": sha256(code), "kind": "token_request", "data": entry,
+                                                 "at": now()})
     db.session.commit()
 
 

@@ -107,6 +107,27 @@ def test_a_thousand_flows_across_three_replicas(replicas):
     assert len({claims["jti"] for claims in results}) == FLOWS
 
 
+def test_a_flow_across_replicas_is_traced_whole(replicas):
+    """The flow trace (what the inspector shows of steps 4-9) is written by whichever replica
+    serves each step, into PostgreSQL, and any replica tells all of it to the client."""
+    first, second, third = replicas
+    verifier = secrets.token_urlsafe(48)
+    request_uri = push(first, verifier, secrets.token_urlsafe(12))
+    with requests.Session() as browser:
+        arrival = browser.get(second + "/authorize", allow_redirects=False, timeout=30,
+                              params={"client_id": "notes-web", "request_uri": request_uri})
+        code = login_and_consent(browser, arrival, third, first)
+    assert exchange(third, code, verifier).status_code == 200
+    for base, by in ((first, {"request_uri": request_uri}), (second, {"code": code})):
+        trace = requests.post(base + "/oauth/flow-trace", auth=WEB, data=by, timeout=30).json()
+        assert [(r["step"], r["method"], r["status"]) for r in trace["requests"]] == [
+            (2, "POST", 201), (4, "GET", 303), (5, "GET", 200), (5, "POST", 303), (5, "GET", 200), (6, "POST", 303)]
+        assert trace["code_issued"] is True
+        [token_request] = trace["token_requests"]
+        assert token_request["status"] == 200
+        assert {check["outcome"] for check in token_request["checks"]} == {"passed"}
+
+
 def race(calls):
     """Run the calls at the same moment, one thread each; returns their results."""
     barrier = threading.Barrier(len(calls))
