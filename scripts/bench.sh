@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `make bench` runs: installs the load generator and the peer if missing, then
-# bench/run.py (about 5 minutes on 2 CPUs; the soak sends 100,000 pushed requests).
+# bench/run.py (about 10 minutes on 2 CPUs; the soak sends 100,000 pushed requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
