@@ -158,11 +158,12 @@ def percentile(values, q):
 class Browser:
     """The benchmark's browser: urllib3, one cookie jar for localhost, redirects followed by hand.
 
-    `requests` costs about 1 ms of CPU per request on this kind of machine (proxy settings
-    read from the environment, its cookie jar, hooks), some 10 ms a flow: more than the
-    round trips themselves, and nothing a browser spends. This one costs about 0.1 ms.
-    Like a browser, it keeps cookies per host, not per port: client_app and the AS both
-    live on localhost, so their session cookies have different names.
+    `requests` adds about 1 ms of CPU to every request on this kind of machine (proxy
+    settings read from the environment, its cookie jar, hooks), some 8-12 ms a flow that
+    no browser spends; this one uses about half the CPU `requests` did, most of it the
+    kernel's work on the sockets (docs/benchmark.md, round five). Like a browser, it
+    keeps cookies per host, not per port: client_app and the AS both live on localhost,
+    so their session cookies have different names.
     """
 
     def __init__(self):
