@@ -86,28 +86,27 @@ class Service:
                 time.sleep(0.1)
         raise SystemExit(f"{name} did not start; see {self.log.name}")
 
-    def rss_mb(self):
-        """Resident memory of the process and its children (gunicorn workers), in MB."""
-        pids = [self.process.pid] + children(self.process.pid)
-        total = 0
-        for pid in pids:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            except (OSError, AttributeError):
-                pass
-        return round(total / 1024, 1)
-
-    def cpu_seconds(self):
-        """CPU time (user and system) of the process and its children (gunicorn workers) so far."""
-        total = 0
+    def proc_files(self, name):
+        """The text of /proc/<pid>/<name> for the process and its children (gunicorn
+        workers); a worker that has just exited is left out."""
         for pid in [self.process.pid] + children(self.process.pid):
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                yield Path(f"/proc/{pid}/{name}").read_text()
             except OSError:
-                continue  # a worker that has just exited
-            total += int(fields[11]) + int(fields[12])  # utime, stime (man 5 proc)
-        return total / os.sysconf("SC_CLK_TCK")
+                continue
+
+    def rss_mb(self):
+        """Resident memory of the process and its children, in MB."""
+        found = (re.search(r"VmRSS:\s+(\d+)", status) for status in self.proc_files("status"))
+        return round(sum(int(match.group(1)) for match in found if match) / 1024, 1)
+
+    def cpu_seconds(self):
+        """CPU time (user and system) of the process and its children so far."""
+        ticks = 0
+        for stat in self.proc_files("stat"):
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (man 5 proc)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         """SIGTERM, and wait."""
@@ -174,9 +173,9 @@ class Browser:
         """GET a page; follows redirects unless `follow` is False."""
         return self.request("GET", url, None, follow)
 
-    def post(self, url, form, follow=False):
-        """POST a form; the redirect is returned, not followed, unless `follow` is True."""
-        return self.request("POST", url, form, follow)
+    def post(self, url, form):
+        """POST a form; a redirect is returned, not followed (the flow reads where it goes)."""
+        return self.request("POST", url, form, follow=False)
 
     def request(self, method, url, form, follow):
         """One request with this browser's cookies; keeps the cookies it sets."""
