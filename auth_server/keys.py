@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from joserfc.jwk import ECKey
 from joserfc.jwk import JWKRegistry
 from joserfc.jwk import RSAKey
+from sqlalchemy import bindparam
 
 from .models import SigningKey
 from .models import db
@@ -25,13 +26,11 @@ from .models import now
 
 # Parsed keys by kid. A cache of immutable rows, not state: any worker can rebuild it.
 _parsed = {}
-
-
-def _load(kid, private_jwk):
-    """Parse a stored key once per process (parsing RSA keys is not free)."""
-    if kid not in _parsed:
-        _parsed[kid] = JWKRegistry.import_key(private_jwk)
-    return _parsed[kid]
+# Built once, not on every request. The kids alone are what a request needs to read:
+# a key's row never changes, so each is read and parsed once per process.
+KIDS_NEWEST_FIRST = db.select(SigningKey.kid).order_by(SigningKey.id.desc())
+PRIVATE_JWKS_OF = db.select(SigningKey.kid, SigningKey.private_jwk).where(
+    SigningKey.kid.in_(bindparam("kids", expanding=True)))
 
 
 def stored_keys():
@@ -42,8 +41,13 @@ def stored_keys():
     next request on.
     """
     if "signing_keys" not in g:
-        rows = db.session.execute(db.select(SigningKey.kid, SigningKey.private_jwk).order_by(SigningKey.id.desc()))
-        g.signing_keys = [_load(kid, private_jwk) for kid, private_jwk in rows]
+        kids = db.session.scalars(KIDS_NEWEST_FIRST).all()
+        new_kids = [kid for kid in kids if kid not in _parsed]
+        if new_kids:  # parsing RSA keys is not free: once per key and process
+            for kid, private_jwk in db.session.execute(PRIVATE_JWKS_OF, {"kids": new_kids}):
+                _parsed[kid] = JWKRegistry.import_key(private_jwk)
+        # (A key deleted by a rotation between the two reads is left out.)
+        g.signing_keys = [_parsed[kid] for kid in kids if kid in _parsed]
     return g.signing_keys
 
 

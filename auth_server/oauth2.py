@@ -233,13 +233,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Use up the code in one UPDATE; a second use revokes what the first issued."""
         self.current_check = "code_valid"
         found = {"the_code": code, "the_client": client.client_id, "now": now()}
-        claimed = db.session.execute(CLAIM_CODE, found).rowcount
+        claimed = db.session.scalar(CLAIM_CODE, found)
         db.session.commit()
-        item = db.session.scalar(CODE_OF_CLIENT, found)
-        if claimed == 1:
+        if claimed is not None:
             # Authlib compares the redirect_uri with the code's next.
             self.current_check = "redirect_uri_matches"
-            return item
+            return claimed
+        item = db.session.scalar(CODE_OF_CLIENT, found)
         if item is not None and item.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens it issued.
             tokens.revoke_family(item.id, "authorization code replayed")
@@ -269,11 +269,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 NONCE_USED = db.select(AuthorizationCode.id).where(
     AuthorizationCode.client_id == bindparam("client_id"), AuthorizationCode.nonce == bindparam("nonce")).limit(1)
 # RFC 6749 §4.1.2: a code is used once; one UPDATE checks and marks it, so two
-# workers racing with the same code cannot both win.
+# workers racing with the same code cannot both win. The winner gets the code's row
+# back from the same statement (RETURNING); the session holds no copy to refresh.
 CLAIM_CODE = (db.update(AuthorizationCode)
               .where(AuthorizationCode.code == bindparam("the_code"), AuthorizationCode.client_id == bindparam("the_client"),
                      AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at >= bindparam("now"))
-              .values(used_at=bindparam("now")))
+              .values(used_at=bindparam("now"))
+              .returning(AuthorizationCode)
+              .execution_options(synchronize_session=False))
 CODE_OF_CLIENT = db.select(AuthorizationCode).where(
     AuthorizationCode.code == bindparam("the_code"), AuthorizationCode.client_id == bindparam("the_client"))
 
@@ -423,7 +426,7 @@ def authenticate_client_secret_basic(query_client, request):
 
 
 def save_token(token, request):
-    """Commit the token row that tokens.issue_tokens added to the session."""
+    """Commit the token row that tokens.issue_tokens wrote."""
     db.session.commit()
 
 

@@ -61,12 +61,18 @@ def access_token_alg(client):
     return config["FAPI_ACCESS_TOKEN_ALG"] if client.is_fapi else config["SIGNING_ALG"]
 
 
+# Built once. Nothing reads the new row back in this request, so it is written as a
+# plain INSERT into the table, without an ORM object to track and flush.
+STORE_TOKEN = db.insert(Token.__table__)
+
+
 def issue_tokens(client, user, scope, audience, auth_time, family, include_refresh_token, dpop_jkt=None):
-    """Sign an access token, make a refresh token, and add their row to the session.
+    """Sign an access token, make a refresh token, and store their row.
 
     With a DPoP key (RFC 9449 §6.1), the access token names its thumbprint in cnf.jkt.
 
-    The caller commits (Authlib calls the server's save_token right after).
+    The row is written in the request's transaction; the caller commits (Authlib calls
+    the server's save_token right after).
     """
     config = current_app.config
     issued_at = now()
@@ -95,16 +101,17 @@ def issue_tokens(client, user, scope, audience, auth_time, family, include_refre
         "expires_in": config["ACCESS_TOKEN_EXPIRES_IN"],
         "scope": scope,
     }
-    row = Token(
-        jti=jti, client_id=client.client_id, user_id=user.id, scope=scope,
-        audience=list(audience), auth_time=auth_time, family=family,
-        issued_at=issued_at, expires_at=claims["exp"], dpop_jkt=dpop_jkt,
-    )
+    row = {
+        "jti": jti, "client_id": client.client_id, "user_id": user.id, "scope": scope,
+        "audience": list(audience), "auth_time": auth_time, "family": family,
+        "issued_at": issued_at, "expires_at": claims["exp"], "dpop_jkt": dpop_jkt,
+        "refresh_token_hash": None, "refresh_expires_at": None,
+    }
     if include_refresh_token and issues_refresh_token(client, scope):
         token["refresh_token"] = secrets.token_urlsafe(32)
-        row.refresh_token_hash = sha256(token["refresh_token"])
-        row.refresh_expires_at = issued_at + config["REFRESH_TOKEN_EXPIRES_IN"]
-    db.session.add(row)
+        row["refresh_token_hash"] = sha256(token["refresh_token"])
+        row["refresh_expires_at"] = issued_at + config["REFRESH_TOKEN_EXPIRES_IN"]
+    db.session.execute(STORE_TOKEN, row)
     log.info("tokens issued client=%s sub=%s jti=%s scope=%r", client.client_id, user.sub, jti, scope)
     return token
 
