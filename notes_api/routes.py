@@ -1,4 +1,8 @@
-"""The notes API's endpoints: the protected notes, an info page, a health check."""
+"""The notes API's endpoints: the protected notes, an info page, a health check.
+
+Each protected view writes one log line for what it did, naming the caller: the
+token's sub, the client it was issued to, and its jti (never the token itself).
+"""
 
 import logging
 
@@ -36,7 +40,8 @@ def healthz():
 def list_notes():
     """The caller's own notes: the token's `sub` says whose (scope read:notes)."""
     notes = notes_of(g.token["sub"])
-    log.info("[%s] listed %d notes for sub=%s", g.request_id, len(notes), g.token["sub"])
+    log.info("[%s] listed %d notes for sub=%s client_id=%s jti=%s", g.request_id, len(notes),
+             g.token["sub"], g.token.get("client_id"), g.token.get("jti"))
     return {"notes": notes}
 
 
@@ -64,7 +69,8 @@ def create_note():
     note = Note(owner_sub=g.token["sub"], text=text.strip())
     db.session.add(note)
     db.session.commit()
-    log.info("[%s] note %d created for sub=%s", g.request_id, note.id, note.owner_sub)
+    log.info("[%s] note %d created for sub=%s client_id=%s jti=%s", g.request_id, note.id,
+             note.owner_sub, g.token.get("client_id"), g.token.get("jti"))
     return note.to_json(), 201
 
 

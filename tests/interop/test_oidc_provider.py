@@ -38,7 +38,7 @@ def test_client_and_api_complete_the_flow(alice_at_provider, browser, provider_s
     assert "Alice at oidc-provider" in notes.text  # claims from the provider's ID token
     assert "Buy oat milk and coffee beans." in notes.text  # alice's notes, from notes_api
     api_log = provider_stack.notes_api.log()
-    assert "token ok sub=alice client_id=notes-web" in api_log
+    assert "notes for sub=alice client_id=notes-web" in api_log
 
 
 def test_adding_a_note_uses_the_providers_write_scope(alice_at_provider, browser, provider_stack):

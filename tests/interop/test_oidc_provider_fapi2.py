@@ -68,7 +68,7 @@ def test_fapi2_flow_completes_with_dpop_bound_tokens(alice_at_fapi_provider, bro
     assert token.claims["client_id"] == "notes-fapi"
     assert set(token.claims["cnf"]) == {"jkt"}
     # notes_api took it with client_app's DPoP proof, and refuses it as a bearer token (RFC 9449 §7.1).
-    assert "token ok sub=alice client_id=notes-fapi" in fapi_stack.notes_api.log()
+    assert "notes for sub=alice client_id=notes-fapi" in fapi_stack.notes_api.log()
     as_bearer = requests.get(fapi_stack.notes_api.url + "/api/notes", timeout=10,
                              headers={"Authorization": f"Bearer {access_token}"})
     assert as_bearer.status_code == 401
