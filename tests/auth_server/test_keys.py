@@ -55,6 +55,23 @@ def test_rotation_keeps_old_tokens_verifiable(app, flow):
     assert jwt.decode(new_token, jwks).header["kid"] == new_rs256.kid
 
 
+def test_a_rotation_by_another_replica_signs_from_the_next_request(test_config):
+    """Keys another app made in the shared database are read, parsed and used at once."""
+    config = {**test_config, "TEST_SIGNING_KEYS": None}
+    this, other = create_app(config), create_app(config)
+    with this.app_context():
+        before = keys.current_signing_key().kid
+    with other.app_context():
+        new_keys, _ = keys.rotate_signing_keys()
+    new_kids = {key.kid for key in new_keys}
+    published = {key["kid"] for key in this.test_client().get("/.well-known/jwks.json").json["keys"]}
+    assert new_kids < published and before in published
+    with this.app_context():
+        signing = keys.current_signing_key()
+        assert signing.kid in new_kids and signing.kid != before
+        assert signing.as_dict(private=True) == next(key for key in new_keys if key.kid == signing.kid).as_dict(private=True)
+
+
 def test_rotation_drops_keys_only_after_their_tokens_expired(app, signing_keys, monkeypatch):
     """A retired key stays while its tokens may live; one rotation later it goes, for every alg."""
     with app.app_context():
