@@ -37,8 +37,8 @@ def stored_keys():
     """Every stored key, newest first, read from the database once per request.
 
     A code exchange signs twice (access token, ID token) and names a kid in between:
-    one SELECT serves them all. A rotation, by any worker or replica, shows from the
-    next request on.
+    one SELECT of the kids serves them all (and one more, once, for a key this process
+    has not seen yet). A rotation, by any worker or replica, shows from the next request on.
     """
     if "signing_keys" not in g:
         kids = db.session.scalars(KIDS_NEWEST_FIRST).all()

@@ -61,8 +61,8 @@ def access_token_alg(client):
     return config["FAPI_ACCESS_TOKEN_ALG"] if client.is_fapi else config["SIGNING_ALG"]
 
 
-# Built once. Nothing reads the new row back in this request, so it is written as a
-# plain INSERT into the table, without an ORM object to track and flush.
+# Built once. Nothing reads the new row back in this request, so it is written
+# straight into the table, without an ORM object to track and flush.
 STORE_TOKEN = db.insert(Token.__table__)
 
 

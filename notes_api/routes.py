@@ -63,7 +63,8 @@ def create_note():
         error = f"The text must be 1 to {limit} characters long."
 
     if error is not None:
-        log.info("[%s] note refused: %s", g.request_id, error)
+        log.info("[%s] note refused for sub=%s client_id=%s jti=%s: %s", g.request_id,
+                 g.token["sub"], g.token.get("client_id"), g.token.get("jti"), error)
         return {"error": "invalid_request", "error_description": error}, 400
 
     note = Note(owner_sub=g.token["sub"], text=text.strip())

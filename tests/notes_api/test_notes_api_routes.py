@@ -45,7 +45,7 @@ def test_notes_are_isolated_per_subject(api, make_token):
 
 
 def test_each_request_logs_one_line_naming_the_caller(client, make_token, caplog):
-    """At INFO a protected request writes one line: what was done, for whom, by which client and token."""
+    """At INFO a protected request writes one line: what was done or refused, for whom, by which client and token."""
     caplog.set_level(logging.INFO, logger="notes_api")
     token = make_token(sub="bob", client_id="notes-cli", jti="jti-42")
     headers = {"Authorization": "Bearer " + token, "X-Request-Id": "req-1"}
@@ -53,11 +53,13 @@ def test_each_request_logs_one_line_naming_the_caller(client, make_token, caplog
     caplog.clear()  # the issuer's keys are fetched once: a process's lines, not a request's
     assert client.get("/api/notes", headers=headers).status_code == 200
     assert client.post("/api/notes", headers=headers, json={"text": "logged"}).status_code == 201
+    assert client.post("/api/notes", headers=headers, json={"text": " "}).status_code == 400
     lines = [record.getMessage() for record in caplog.records if record.name == "notes_api"]
     listed = f"[req-1] listed {len(Config.SEED_NOTES['bob'])} notes for sub=bob client_id=notes-cli jti=jti-42"
     assert lines[0] == listed
     assert lines[1].startswith("[req-1] note ") and lines[1].endswith(" created for sub=bob client_id=notes-cli jti=jti-42")
-    assert len(lines) == 2
+    assert lines[2].startswith("[req-1] note refused for sub=bob client_id=notes-cli jti=jti-42: ")
+    assert len(lines) == 3
     assert all(token not in line for line in lines)
 
 
