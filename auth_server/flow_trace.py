@@ -37,8 +37,6 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -47,7 +45,9 @@ from .models import Interaction
 from .models import PushedRequest
 from .models import db
 from .models import now
+from .models import per_database
 from .models import sha256
+from .models import this_database
 from .par import REQUEST_URI_PREFIX
 
 log = logging.getLogger("auth_server")
@@ -145,7 +145,7 @@ def _start_trace_statement(dialect):
 
 
 ADD_EVENT = {key: _add_event_statement(key) for key in ("interaction_id", "request_uri", "code_hash")}
-START_TRACE = {"sqlite": _start_trace_statement(sqlite), "postgresql": _start_trace_statement(postgresql)}
+START_TRACE = per_database(_start_trace_statement)
 # Step 7: the code's hash, by which the token request (step 9) finds its flow.
 SET_CODE_HASH = {key: db.update(FlowTrace).where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
                  for key in ("interaction_id", "request_uri")}
@@ -256,8 +256,7 @@ def _start_trace(request_uri):
 
     Nothing is stored for a request_uri whose pushed request is gone (or never was).
     """
-    statement = START_TRACE[db.session.get_bind().dialect.name]
-    started = db.session.scalar(statement, {
+    started = db.session.scalar(this_database(START_TRACE), {
         "request_uri": request_uri, "reference": request_uri.removeprefix(REQUEST_URI_PREFIX)})
     if started is not None and started % PURGE_EVERY == 0:
         db.session.execute(db.delete(FlowEvent).where(FlowEvent.at < now() - KEEP_SECONDS))

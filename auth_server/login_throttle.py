@@ -19,16 +19,16 @@ from flask import current_app
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import case
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from . import passwords
+from .models import DIALECTS
 from .models import User
 from .models import db
 from .models import now
 from .models import sha256
+from .models import this_database
 
 
 class LoginThrottle(db.Model):
@@ -102,9 +102,8 @@ def count_failure(kind, value, limit):
     config = current_app.config
     at = now()
     quiet = LoginThrottle.last_failure_at < at - config["LOGIN_FAILURE_WINDOW"]
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     failures = db.session.execute(
-        insert(LoginThrottle)
+        this_database(DIALECTS).insert(LoginThrottle)
         .values(kind=kind, key=sha256(value), failures=1, last_failure_at=at, locked_until=0)
         .on_conflict_do_update(index_elements=["kind", "key"], set_={
             "failures": case((quiet, 1), else_=LoginThrottle.failures + 1),

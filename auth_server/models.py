@@ -20,6 +20,8 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import event
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -28,6 +30,20 @@ from . import passwords
 from .clients import client_auth_methods
 
 db = SQLAlchemy()
+
+# The databases this server runs on. INSERT ... ON CONFLICT (an upsert) is each one's own
+# SQL, so SQLAlchemy builds it from that database's dialect.
+DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}
+
+
+def per_database(build):
+    """A statement built once for each database in DIALECTS: {name: build(dialect)}."""
+    return {name: build(dialect) for name, dialect in DIALECTS.items()}
+
+
+def this_database(by_name):
+    """The entry of a {database name: ...} mapping for the database the session uses."""
+    return by_name[db.session.get_bind().dialect.name]
 
 
 def now():

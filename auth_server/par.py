@@ -21,8 +21,6 @@ from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 from sqlalchemy import bindparam
 from sqlalchemy import case
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from . import dpop
 from . import fapi
@@ -31,6 +29,8 @@ from .models import PushedRequest
 from .models import PushRateWindow
 from .models import db
 from .models import now
+from .models import per_database
+from .models import this_database
 from .request_object import request_parameters
 
 log = logging.getLogger("auth_server")
@@ -235,8 +235,7 @@ def count_push(client_id, window):
     client's window or counts up in it, atomically, so concurrent workers and replicas
     never lose a push. A window starts at a client's first push and lasts `window` s.
     """
-    statement = COUNT_PUSH[db.session.get_bind().dialect.name]
-    return db.session.scalar(statement, {"client_id": client_id, "window_start": now(), "pushes": 1, "window": window})
+    return db.session.scalar(this_database(COUNT_PUSH), {"client_id": client_id, "window_start": now(), "pushes": 1, "window": window})
 
 
 def _count_push_statement(dialect):
@@ -251,7 +250,7 @@ def _count_push_statement(dialect):
 
 
 # Statements built once, not on every push: building one costs more than running it.
-COUNT_PUSH = {"sqlite": _count_push_statement(sqlite), "postgresql": _count_push_statement(postgresql)}
+COUNT_PUSH = per_database(_count_push_statement)
 STORE_PUSHED_REQUEST = PushedRequest.__table__.insert()
 # Step 4: use up a request_uri and read its parameters, in one statement (RETURNING).
 CLAIM_PUSHED_REQUEST = (
