@@ -1,8 +1,9 @@
 """`make bench`: PAR Lab measured in one run, so that the ratios hold on a noisy machine.
 
 1. Full flow: all 12 steps over HTTP (login and consent forms included), at
-   concurrency 1, 4 and 8: latency percentiles and flows per second; and its floor,
-   the same twelve requests to views that do nothing (bench/apps.py).
+   concurrency 1, 4 and 8: latency percentiles and flows per second; and its two
+   floors, the same twelve requests to views that do nothing (bench/apps.py) and to
+   views that do only each step's protocol work (bench/lean.py).
 2. Endpoint throughput (wrk): POST /oauth/par and, on the same server, discovery;
    GET /api/notes with a different valid token on each request (a pool of 240, the
    first batch of code exchanges below), beside notes_api's /healthz; the token
@@ -473,19 +474,30 @@ def start_stack(workdir, rate_limit):
     return stack
 
 
-def start_floor_stack(workdir):
-    """The flow floor (bench/apps.py): the same twelve requests, views that do nothing,
-    under the same gunicorn settings (auth_server's), on loopback like the real stack."""
-    ports = {name: free_port() for name in ("auth_server", "notes_api", "client_app")}
+# The two floors a flow is set beside, each three apps under the same gunicorn settings
+# (auth_server's), on loopback like the real stack: the module, and the path each
+# service answers once it is up.
+FLOORS = {
+    # The same twelve requests, views that do nothing (bench/apps.py).
+    "empty": ("bench.apps", "floor", {"auth_server": "/login", "notes_api": "/api/notes", "client_app": "/"}),
+    # The same twelve requests, each doing only its step's work (bench/lean.py).
+    "lean": ("bench.lean", "lean", {"auth_server": "/.well-known/jwks.json", "notes_api": "/healthz",
+                                    "client_app": "/"}),
+}
+
+
+def start_floor_stack(workdir, kind="empty"):
+    """One of the FLOORS: the flow's twelve requests answered by the bench's own apps."""
+    module, prefix, health = FLOORS[kind]
+    ports = {name: free_port() for name in health}
     urls = {f"FLOOR_{name.upper()}": f"http://localhost:{port}" for name, port in ports.items()}
-    apps = {"auth_server": ("floor_auth_server", "/login"), "notes_api": ("floor_notes_api", "/api/notes"),
-            "client_app": ("floor_client_app", "/")}
     floor = {}
     try:
-        for name, (factory, health) in apps.items():
-            floor[name] = Service(f"floor_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py",
-                                                    f"bench.apps:{factory}()"],
-                                  {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", **urls}, workdir, health)
+        for name, path in health.items():
+            floor[name] = Service(f"{prefix}_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py",
+                                                       f"{module}:{prefix}_{name}()"],
+                                  {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", "FLOOR_DB_DIR": str(workdir),
+                                   **urls}, workdir, path)
     except BaseException:
         for service in floor.values():  # one did not start: stop those that did
             service.stop()
@@ -518,6 +530,10 @@ def main():
         floors.extend(floor_stack.values())
         full_flow(floor_stack)  # warm-up, as above
         report["full_flow_floor"] = measure_flows(floor_stack, 1, 60)
+        lean_stack = start_floor_stack(workdir, "lean")
+        floors.extend(lean_stack.values())
+        full_flow(lean_stack)
+        report["full_flow_lean"] = measure_flows(lean_stack, 1, 60)
         trivial = gunicorn("trivial", "bench.apps:trivial_app()", {}, workdir, "/ping", conf="auth_server")
         floors.append(trivial)
         access_tokens, code_runs, refresh_rps, trivial_python_runs = token_endpoint(
@@ -608,6 +624,8 @@ def targets(report):
             "with_password_check": c1["p50_ms"], "login_post_p50_ms": c1["login_post_p50_ms"],
             # The same twelve requests to views that do nothing: what the round trips cost alone.
             "floor_same_requests_ms": report["full_flow_floor"]["p50_without_login_post_ms"],
+            # The same twelve requests, each doing only its step's protocol work (bench/lean.py).
+            "lean_same_protocol_ms": report["full_flow_lean"]["p50_without_login_post_ms"],
             "password_hash": report["password_hash"]},
         "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
                         "target": ">= 1 (stretch)"},
@@ -633,10 +651,12 @@ def table(report):
         lines.append(f"  concurrency {row['concurrency']:<2} ({row['flows']:>3} flows)        "
                      f"{row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}  {row['flows_per_s']:>7.1f}"
                      f"  ({row['p50_without_login_post_ms']:.1f} ms; login POST p50 {row['login_post_p50_ms']:.1f} ms)")
-    row = report["full_flow_floor"]
-    lines.append(f"  floor: same requests, empty views  {row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}"
-                 f"  {row['flows_per_s']:>7.1f}  ({row['p50_without_login_post_ms']:.1f} ms)")
-    for label, row in (("flow", report["full_flow"][0]), ("floor", report["full_flow_floor"])):
+    for label, row in (("floor: same requests, empty views", report["full_flow_floor"]),
+                       ("lean: only each step's own work", report["full_flow_lean"])):
+        lines.append(f"  {label:<34} {row['p50_ms']:>7.1f}  {row['p95_ms']:>7.1f}  {row['p99_ms']:>7.1f}"
+                     f"  {row['flows_per_s']:>7.1f}  ({row['p50_without_login_post_ms']:.1f} ms)")
+    for label, row in (("flow", report["full_flow"][0]), ("floor", report["full_flow_floor"]),
+                       ("lean", report["full_flow_lean"])):
         lines.append(f"  CPU per {label + ' at c=1 (ms)':<29}" + ", ".join(
             f"{name} {ms:.1f}" for name, ms in row["cpu_ms_per_flow"].items()))
     lines += ["", "Throughput (wrk -t2 -c8)                       req/s    p50 ms   p99 ms   non-2xx"]

@@ -1,9 +1,16 @@
 """The benchmark's tools run and say what they measured: the in-process cost tools of
-docs/benchmark.md, and `make bench`'s browser against the stack and the flow's floor."""
+docs/benchmark.md, and `make bench`'s browser against the stack and the flow's floors."""
 
 import re
+import secrets
+from urllib.parse import parse_qs
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+import requests
 
 from bench import flow_cost
+from bench import lean
 from bench import push_cost
 from bench import run
 
@@ -43,4 +50,63 @@ def test_the_bench_browser_runs_whole_flows_on_the_stack_and_on_its_floor(tmp_pa
         assert on_stack["cpu_ms_per_flow"]["auth_server"] > on_floor["cpu_ms_per_flow"]["auth_server"]
     finally:
         for service in services:
+            service.stop()
+
+
+def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
+    """bench/lean.py, the flow with only each step's own work, still does that work: the
+    bench's browser signs in through it, and what a step must refuse it refuses
+    (client authentication, a request_uri or a code used twice, a wrong PKCE verifier,
+    a forged access token), so its time is a floor for the protocol, not for less."""
+    floor = run.start_floor_stack(tmp_path, "lean")
+    try:
+        flows = run.measure_flows(floor, 1, 2)
+        assert flows["flows"] == 2 and 0 < flows["p50_without_login_post_ms"] < flows["p50_ms"]
+        auth, client, api = floor["auth_server"].url, floor["client_app"].url, floor["notes_api"].url + "/api/notes"
+        basic = (lean.CLIENT_ID, lean.CLIENT_SECRET)
+
+        def code_for(verifier):
+            """Push, arrive, sign in and consent as the browser would; the code that comes back."""
+            pushed = {"client_id": lean.CLIENT_ID, "response_type": "code", "redirect_uri": client + "/callback",
+                      "scope": lean.SCOPE, "state": "s", "nonce": "n", "code_challenge": lean.s256(verifier),
+                      "code_challenge_method": "S256"}
+            assert requests.post(auth + "/par", data=pushed, auth=(lean.CLIENT_ID, "wrong")).status_code == 401
+            # RFC 9126 §2.1: request_uri must not be pushed.
+            assert requests.post(auth + "/par", data={**pushed, "request_uri": "x"}, auth=basic).status_code == 400
+            request_uri = requests.post(auth + "/par", data=pushed, auth=basic).json()["request_uri"]
+            browser = run.Browser()
+            arrive = f"{auth}/authorize?client_id={lean.CLIENT_ID}&request_uri={request_uri}"
+            login = urljoin(auth, browser.get(arrive, follow=False).headers["Location"])
+            assert browser.get(arrive, follow=False).status == 400  # RFC 9126 §4: one-time use
+            page = browser.get(login)
+            consent = urljoin(auth, browser.post(login, {"csrf_token": run.csrf(page.data.decode()),
+                                                         "username": "alice", "password": "-"}).headers["Location"])
+            page = browser.get(consent)
+            assert browser.post(consent, {"csrf_token": "forged"}).status == 400
+            callback = browser.post(consent, {"csrf_token": run.csrf(page.data.decode())}).headers["Location"]
+            return parse_qs(urlsplit(callback).query)["code"][0]
+
+        def exchange(code, verifier):
+            """One authorization_code token request."""
+            return requests.post(auth + "/token", auth=basic, data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": client + "/callback",
+                "code_verifier": verifier})
+
+        # A wrong PKCE verifier is refused, and the code is spent by the attempt, as on the stack.
+        verifier = secrets.token_urlsafe(32)
+        code = code_for(verifier)
+        assert exchange(code, "x" * 43).json() == {"error": "invalid_grant"}
+        assert exchange(code, verifier).status_code == 400
+        # A code is good for one exchange (RFC 6749 §4.1.2).
+        code = code_for(verifier)
+        tokens = exchange(code, verifier)
+        assert tokens.status_code == 200 and exchange(code, verifier).status_code == 400
+        access_token = tokens.json()["access_token"]
+        assert requests.get(api, headers={"Authorization": f"Bearer {access_token}"}).json() == {
+            "notes": [{"text": "Alice's first note"}]}
+        head, payload, signature = access_token.split(".")
+        forged = f"{head}.{payload}.{signature[::-1]}"
+        assert requests.get(api, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    finally:
+        for service in floor.values():
             service.stop()
