@@ -53,6 +53,8 @@ from urllib.parse import urlparse
 import requests
 import urllib3
 
+from bench import lean
+
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
@@ -282,6 +284,14 @@ def par_body(redirect_uri, extra=None):
     return urlencode({"client_id": "notes-web", "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid read:notes",
                       "code_challenge": s256(verifier), "code_challenge_method": "S256", "state": "bench",
                       **(extra or {})})
+
+
+def lean_par_body(lean_stack):
+    """A push for the lean floor's client (bench/lean.py), form-encoded."""
+    return urlencode({"client_id": lean.CLIENT_ID, "response_type": "code", "scope": lean.SCOPE,
+                      "redirect_uri": lean_stack["client_app"].url + "/callback", "state": "bench",
+                      "nonce": "bench", "code_challenge": s256(secrets.token_urlsafe(32)),
+                      "code_challenge_method": "S256"})
 
 
 def code_via_auth_server(auth, redirect_uri):
@@ -561,6 +571,9 @@ def main():
             "par": (stack["auth_server"].url + "/oauth/par", "post_form.lua", {
                 "AUTH": basic(*WEB), "BODY": par_body(redirect_uri, {"audience": "urn:my-notes-api"})}),
             "discovery": (stack["auth_server"].url + "/.well-known/openid-configuration", "get.lua", None),
+            # The lean floor's push (bench/lean.py): the same statements and commit, nothing else.
+            "lean_par": (lean_stack["auth_server"].url + "/par", "post_form.lua", {
+                "AUTH": basic(lean.CLIENT_ID, lean.CLIENT_SECRET), "BODY": lean_par_body(lean_stack)}),
             "peer_oidc_provider_par": (peer_par, "post_form.lua", {"AUTH": basic(*WEB), "BODY": par_body(redirect_uri)}),
             # The three notes_api figures send the same tokens, so wrk's work is the same.
             "notes_protected": (stack["notes_api"].url + "/api/notes", "get_token_pool.lua", pool),
@@ -627,6 +640,10 @@ def targets(report):
             # The same twelve requests, each doing only its step's protocol work (bench/lean.py).
             "lean_same_protocol_ms": report["full_flow_lean"]["p50_without_login_post_ms"],
             "password_hash": report["password_hash"]},
+        # The lean floor's push against the same discovery: what the store and the
+        # protocol's checks allow, without the stack's layers.
+        "lean_par_vs_discovery": {"ratio": round(t["lean_par"]["rps"] / t["discovery"]["rps"], 2),
+                                  "target": "reference"},
         "par_vs_peer": {"ratio": round(t["par"]["rps"] / t["peer_oidc_provider_par"]["rps"], 2),
                         "target": ">= 1 (stretch)"},
         "soak_bounded": {"rows_max": soak_result["rows_max"], "rss_growth_mb":
@@ -660,7 +677,7 @@ def table(report):
         lines.append(f"  CPU per {label + ' at c=1 (ms)':<29}" + ", ".join(
             f"{name} {ms:.1f}" for name, ms in row["cpu_ms_per_flow"].items()))
     lines += ["", "Throughput (wrk -t2 -c8)                       req/s    p50 ms   p99 ms   non-2xx"]
-    for name in ("trivial_endpoint", "par", "discovery", "peer_oidc_provider_par", "notes_protected",
+    for name in ("trivial_endpoint", "par", "discovery", "lean_par", "peer_oidc_provider_par", "notes_protected",
                  "notes_unprotected", "notes_healthz"):
         row = t[name]
         lines.append(f"  {name:<42} {row['rps']:>8.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['non2xx']:>9}")
