@@ -65,20 +65,29 @@ def s256(verifier):
 class Database:
     """One SQLite file per service, one connection per gunicorn worker (opened after the fork)."""
 
-    def __init__(self, path, schema):
-        self.path, self.pid, self.connection = path, None, None
-        with sqlite3.connect(path) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(schema)
+    def __init__(self, path, schema, rows=()):
+        """Create the tables and store `rows` ((statement, values) pairs), on a connection closed
+        at once: a SQLite connection must not cross gunicorn's fork into the workers."""
+        self.path, self.pid, self._connection = path, None, None
+        setup = sqlite3.connect(path)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.executescript(schema)
+            for statement, values in rows:
+                setup.execute(statement, values)
+            setup.commit()
+        finally:
+            setup.close()
 
-    def __call__(self):
-        """This worker's connection."""
+    def connection(self):
+        """This worker's connection, opened on its first request."""
         if self.pid != os.getpid():
-            self.connection = sqlite3.connect(self.path, isolation_level=None)  # we say BEGIN ourselves
-            self.connection.execute("PRAGMA synchronous=NORMAL")
-            self.connection.execute("PRAGMA busy_timeout=5000")
+            self._connection = sqlite3.connect(self.path, isolation_level=None)  # we say BEGIN ourselves
+            self._connection.row_factory = sqlite3.Row  # columns by name or by position
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute("PRAGMA busy_timeout=5000")
             self.pid = os.getpid()
-        return self.connection
+        return self._connection
 
 
 @contextmanager
@@ -87,14 +96,18 @@ def transaction(connection):
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 def lean_auth_server():
-    """The authorization server's seven requests of one flow."""
+    """The authorization server's seven requests of one flow.
+
+    Its signing key and CSRF key are made here, once: gunicorn's preload_app (the
+    stack's setting, which the floors share) hands the same ones to every worker.
+    """
     app = Flask("lean_auth_server")
     issuer, client_url = os.environ["FLOOR_AUTH_SERVER"], os.environ["FLOOR_CLIENT_APP"]
     redirect_uri = client_url + "/callback"
@@ -111,23 +124,23 @@ def lean_auth_server():
                                          expires_at INTEGER, used INTEGER DEFAULT 0);
         CREATE TABLE IF NOT EXISTS token (jti TEXT PRIMARY KEY, client_id TEXT, sub TEXT, expires_at INTEGER);
         CREATE TABLE IF NOT EXISTS user (username TEXT PRIMARY KEY, sub TEXT);
-    """)
-    with db() as connection:
-        connection.execute("INSERT OR REPLACE INTO client VALUES (?, ?, ?)", (CLIENT_ID, CLIENT_SECRET, redirect_uri))
-        connection.execute("INSERT OR REPLACE INTO user VALUES (?, ?)", (USER, USER))
+    """, rows=[("INSERT OR REPLACE INTO client VALUES (?, ?, ?)", (CLIENT_ID, CLIENT_SECRET, redirect_uri)),
+               ("INSERT OR REPLACE INTO user VALUES (?, ?)", (USER, USER))])
 
     def authenticated_client():
         """RFC 6749 §2.3.1: HTTP Basic, checked against the stored secret."""
         auth = request.authorization
-        row = auth and db().execute("SELECT secret FROM client WHERE client_id = ?", (auth.username,)).fetchone()
+        row = auth and db.connection().execute(
+            "SELECT secret FROM client WHERE client_id = ?", (auth.username,)).fetchone()
         if not row or not hmac.compare_digest(row[0], auth.password or ""):
             abort(401)
         return auth.username
 
     def browser_login(login_id):
         """The login this browser started (its cookie), not closed yet."""
-        row = db().execute("SELECT client_id, params, sub FROM login WHERE id = ? AND browser = ? AND done = 0",
-                           (login_id, request.cookies.get("lean_browser", ""))).fetchone()
+        row = db.connection().execute(
+            "SELECT client_id, params, sub FROM login WHERE id = ? AND browser = ? AND done = 0",
+            (login_id, request.cookies.get("lean_browser", ""))).fetchone()
         if row is None:
             abort(400)
         return row[0], json.loads(row[1]), row[2]
@@ -154,7 +167,7 @@ def lean_auth_server():
                 or "request_uri" in params):
             return {"error": "invalid_request"}, 400
         ref, at = secrets.token_urlsafe(32), int(time.time())
-        with transaction(db()) as connection:
+        with transaction(db.connection()) as connection:
             pushes = connection.execute(
                 "INSERT INTO push_rate VALUES (?, ?, 1) ON CONFLICT (client_id) DO UPDATE SET "
                 "pushes = CASE WHEN window = excluded.window THEN pushes + 1 ELSE 1 END, window = excluded.window "
@@ -169,7 +182,7 @@ def lean_auth_server():
     def authorize():
         ref = request.args.get("request_uri", "").removeprefix("urn:ietf:params:oauth:request_uri:")
         login_id, browser = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-        with transaction(db()) as connection:
+        with transaction(db.connection()) as connection:
             pushed = connection.execute(
                 "UPDATE pushed SET used = 1 WHERE ref = ? AND client_id = ? AND used = 0 AND expires_at >= ? "
                 "RETURNING params", (ref, request.args.get("client_id"), int(time.time()))).fetchone()
@@ -183,14 +196,16 @@ def lean_auth_server():
 
     @app.route("/login/<login_id>", methods=["GET", "POST"])
     def login(login_id):
+        # Any password will do: `make bench` times the login POST (the password check) apart.
         browser_login(login_id)
         if request.method == "GET":
             return form_page(csrf_token(login_id), '<input name="username"><input name="password" type="password">')
         check_csrf(login_id)
-        user = db().execute("SELECT sub FROM user WHERE username = ?", (request.form.get("username"),)).fetchone()
+        user = db.connection().execute(
+            "SELECT sub FROM user WHERE username = ?", (request.form.get("username"),)).fetchone()
         if user is None:
             return "Unknown user.", 400
-        with transaction(db()) as connection:
+        with transaction(db.connection()) as connection:
             connection.execute("UPDATE login SET sub = ? WHERE id = ?", (user[0], login_id))
         return redirect(f"/consent/{login_id}", code=303)
 
@@ -203,7 +218,7 @@ def lean_auth_server():
             return form_page(csrf_token(login_id), f"<p>{client_id} asks for {params.get('scope', '')}</p>")
         check_csrf(login_id)
         code = secrets.token_urlsafe(32)
-        with transaction(db()) as connection:
+        with transaction(db.connection()) as connection:
             if connection.execute("UPDATE login SET done = 1 WHERE id = ? AND done = 0", (login_id,)).rowcount != 1:
                 abort(400)
             connection.execute("INSERT INTO code (code, client_id, params, sub, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -215,7 +230,9 @@ def lean_auth_server():
     def token():
         client_id = authenticated_client()
         form, at = request.form, int(time.time())
-        with transaction(db()) as connection:
+        if form.get("grant_type") != "authorization_code":
+            return {"error": "unsupported_grant_type"}, 400
+        with transaction(db.connection()) as connection:
             claimed = connection.execute(
                 "UPDATE code SET used = 1 WHERE code = ? AND client_id = ? AND used = 0 AND expires_at >= ? "
                 "RETURNING params, sub", (form.get("code"), client_id, at)).fetchone()
@@ -240,7 +257,7 @@ def lean_auth_server():
     return app
 
 
-def verifier_of(issuer):
+def token_checker(issuer):
     """The AS's public keys, fetched once per process from its JWKS, as the real services do."""
     keys = {}
 
@@ -250,10 +267,13 @@ def verifier_of(issuer):
             keys[os.getpid()] = KeySet.import_key_set(requests.get(issuer + "/.well-known/jwks.json", timeout=5).json())
         return keys[os.getpid()]
 
-    def verify(token, **expected):
-        """The token's claims if its signature, iss, exp and the `expected` claims hold, else None."""
+    def check(token, typ=None, **expected):
+        """The token's claims if its signature, typ, iss, exp and the `expected` claims hold, else None."""
         try:
-            claims = jwt.decode(token, key_set(), algorithms=["RS256"]).claims
+            decoded = jwt.decode(token, key_set(), algorithms=["RS256"])
+            if typ is not None and decoded.header.get("typ", "").lower() != typ:
+                return None
+            claims = decoded.claims
             jwt.JWTClaimsRegistry(iss={"essential": True, "value": issuer}, exp={"essential": True},
                                   **{name: {"essential": True, "value": value} for name, value in expected.items()}
                                   ).validate(claims)
@@ -261,7 +281,7 @@ def verifier_of(issuer):
             return None
         return claims
 
-    return verify
+    return check
 
 
 def lean_client_app():
@@ -270,7 +290,7 @@ def lean_client_app():
     issuer, notes_api = os.environ["FLOOR_AUTH_SERVER"], os.environ["FLOOR_NOTES_API"]
     own_url = os.environ["FLOOR_CLIENT_APP"]
     back_channel = requests.Session()
-    verify = verifier_of(issuer)
+    check_token = token_checker(issuer)
     csrf_key = secrets.token_bytes(32)
     db = Database(os.environ["FLOOR_DB_DIR"] + "/lean_client.sqlite", """
         CREATE TABLE IF NOT EXISTS login (id TEXT PRIMARY KEY, state TEXT, nonce TEXT, verifier TEXT,
@@ -285,10 +305,10 @@ def lean_client_app():
     def this_login():
         """The login this browser's cookie names, as stored."""
         login_id = request.cookies.get("lean_login", "")
-        row = db().execute("SELECT state, nonce, verifier, access_token FROM login WHERE id = ?", (login_id,)).fetchone()
-        if row is None:
+        login = db.connection().execute("SELECT * FROM login WHERE id = ?", (login_id,)).fetchone()
+        if login is None:
             abort(400)
-        return login_id, row
+        return login
 
     @app.get("/")
     def home():
@@ -308,7 +328,7 @@ def lean_client_app():
             "code_challenge_method": "S256"})
         if pushed.status_code != 201:
             return "The push was refused.", 502
-        with transaction(db()) as connection:
+        with transaction(db.connection()) as connection:
             connection.execute("INSERT INTO login (id, state, nonce, verifier) VALUES (?, ?, ?, ?)",
                                (login_id, state, nonce, verifier))
         query = urlencode({"client_id": CLIENT_ID, "request_uri": pushed.json()["request_uri"]})
@@ -318,21 +338,24 @@ def lean_client_app():
 
     @app.get("/callback")
     def callback():
-        login_id, (state, nonce, verifier, _) = this_login()
-        if not hmac.compare_digest(request.args.get("state", ""), state) or request.args.get("iss") != issuer:
+        login = this_login()
+        # RFC 6749 §10.12: the state we pushed; RFC 9207 §2.4: the issuer we pushed to.
+        if not hmac.compare_digest(request.args.get("state", ""), login["state"]) or request.args.get("iss") != issuer:
             abort(400)
         tokens = back_channel.post(issuer + "/token", auth=(CLIENT_ID, CLIENT_SECRET), timeout=5, data={
             "grant_type": "authorization_code", "code": request.args.get("code", ""),
-            "redirect_uri": own_url + "/callback", "code_verifier": verifier})
-        if tokens.status_code != 200 or verify(tokens.json().get("id_token", ""), aud=CLIENT_ID, nonce=nonce) is None:
+            "redirect_uri": own_url + "/callback", "code_verifier": login["verifier"]})
+        id_token = tokens.json().get("id_token", "") if tokens.status_code == 200 else ""
+        if check_token(id_token, aud=CLIENT_ID, nonce=login["nonce"]) is None:  # OIDC Core §3.1.3.7
             return "The token request failed.", 502
-        with transaction(db()) as connection:
-            connection.execute("UPDATE login SET access_token = ? WHERE id = ?", (tokens.json()["access_token"], login_id))
+        with transaction(db.connection()) as connection:
+            connection.execute("UPDATE login SET access_token = ? WHERE id = ?",
+                               (tokens.json()["access_token"], login["id"]))
         return redirect("/notes", code=303)
 
     @app.get("/notes")
     def notes():
-        _, (*_, access_token) = this_login()
+        access_token = this_login()["access_token"]
         answer = back_channel.get(notes_api + "/api/notes", headers={"Authorization": f"Bearer {access_token}"},
                                   timeout=5)
         if answer.status_code != 200:
@@ -345,7 +368,7 @@ def lean_client_app():
 def lean_notes_api():
     """The notes API's one call: the bearer token checked, the caller's notes read."""
     app = Flask("lean_notes_api")
-    verify = verifier_of(os.environ["FLOOR_AUTH_SERVER"])
+    check_token = token_checker(os.environ["FLOOR_AUTH_SERVER"])
     db = Database(os.environ["FLOOR_DB_DIR"] + "/lean_notes.sqlite", """
         CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY, sub TEXT, text TEXT);
         INSERT INTO note (sub, text) SELECT 'alice', 'Alice''s first note' WHERE NOT EXISTS (SELECT 1 FROM note);
@@ -358,10 +381,11 @@ def lean_notes_api():
     @app.get("/api/notes")
     def notes():
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        claims = verify(token, aud=AUDIENCE) if scheme == "Bearer" else None
+        # RFC 9068 §4: an access token JWT, for this API.
+        claims = check_token(token, typ="at+jwt", aud=AUDIENCE) if scheme == "Bearer" else None
         if claims is None or "read:notes" not in claims.get("scope", "").split():
             return {"error": "invalid_token"}, 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        rows = db().execute("SELECT text FROM note WHERE sub = ?", (claims["sub"],)).fetchall()
+        rows = db.connection().execute("SELECT text FROM note WHERE sub = ?", (claims["sub"],)).fetchall()
         return {"notes": [{"text": text} for (text,) in rows]}
 
     return app

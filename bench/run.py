@@ -485,8 +485,8 @@ def start_stack(workdir, rate_limit):
 
 
 # The two floors a flow is set beside, each three apps under the same gunicorn settings
-# (auth_server's), on loopback like the real stack: the module, and the path each
-# service answers once it is up.
+# (auth_server's), on loopback like the real stack: the module, the prefix of its
+# factories (`<prefix>_auth_server()`, ...), and the path each answers once it is up.
 FLOORS = {
     # The same twelve requests, views that do nothing (bench/apps.py).
     "empty": ("bench.apps", "floor", {"auth_server": "/login", "notes_api": "/api/notes", "client_app": "/"}),

@@ -79,6 +79,7 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
             login = urljoin(auth, browser.get(arrive, follow=False).headers["Location"])
             assert browser.get(arrive, follow=False).status == 400  # RFC 9126 §4: one-time use
             page = browser.get(login)
+            assert browser.post(login, {"csrf_token": "forged", "username": "alice"}).status == 400
             consent = urljoin(auth, browser.post(login, {"csrf_token": run.csrf(page.data.decode()),
                                                          "username": "alice", "password": "-"}).headers["Location"])
             page = browser.get(consent)
@@ -86,17 +87,23 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
             callback = browser.post(consent, {"csrf_token": run.csrf(page.data.decode())}).headers["Location"]
             return parse_qs(urlsplit(callback).query)["code"][0]
 
-        def exchange(code, verifier):
-            """One authorization_code token request."""
-            return requests.post(auth + "/token", auth=basic, data={
+        def exchange(code, verifier, credentials=basic, **changed):
+            """One authorization_code token request (`changed`: parameters to send otherwise)."""
+            return requests.post(auth + "/token", auth=credentials, data={
                 "grant_type": "authorization_code", "code": code, "redirect_uri": client + "/callback",
-                "code_verifier": verifier})
+                "code_verifier": verifier, **changed})
 
         # A wrong PKCE verifier is refused, and the code is spent by the attempt, as on the stack.
         verifier = secrets.token_urlsafe(32)
         code = code_for(verifier)
         assert exchange(code, "x" * 43).json() == {"error": "invalid_grant"}
         assert exchange(code, verifier).status_code == 400
+        # Refused before the code is looked at: another client's secret, another grant type;
+        # refused after: another redirect_uri (RFC 6749 §4.1.3), which spends the code too.
+        code = code_for(verifier)
+        assert exchange(code, verifier, credentials=(lean.CLIENT_ID, "wrong")).status_code == 401
+        assert exchange(code, verifier, grant_type="refresh_token").status_code == 400
+        assert exchange(code, verifier, redirect_uri=client + "/elsewhere").json() == {"error": "invalid_grant"}
         # A code is good for one exchange (RFC 6749 §4.1.2).
         code = code_for(verifier)
         tokens = exchange(code, verifier)
@@ -106,7 +113,23 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
             "notes": [{"text": "Alice's first note"}]}
         head, payload, signature = access_token.split(".")
         forged = f"{head}.{payload}.{signature[::-1]}"
-        assert requests.get(api, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        # RFC 9068 §4: a forged signature, or a good token that is no access token for this API
+        # (the ID token: its typ is not at+jwt, its audience is the client).
+        for refused in (forged, tokens.json()["id_token"]):
+            assert requests.get(api, headers={"Authorization": f"Bearer {refused}"}).status_code == 401
+        # The client's side: its forms' CSRF token, and the state it pushed (RFC 6749 §10.12).
+        browser = run.Browser()
+        home = browser.get(client + "/")
+        assert browser.post(client + "/login", {"csrf_token": "forged"}).status == 400
+        arrive = browser.post(client + "/login", {"csrf_token": run.csrf(home.data.decode())}).headers["Location"]
+        login = urljoin(auth, browser.get(arrive, follow=False).headers["Location"])
+        page = browser.get(login)
+        consent = urljoin(auth, browser.post(login, {"csrf_token": run.csrf(page.data.decode()),
+                                                     "username": "alice"}).headers["Location"])
+        page = browser.get(consent)
+        callback = browser.post(consent, {"csrf_token": run.csrf(page.data.decode())}).headers["Location"]
+        assert browser.get(callback.replace("state=", "state=x"), follow=False).status == 400
+        assert "Alice" in browser.get(callback).data.decode()
     finally:
         for service in floor.values():
             service.stop()
