@@ -349,6 +349,17 @@ def seed_demo_data(config):
     db.session.commit()
 
 
+def registered_clients():
+    """Every registered client by its id, detached from the session: no commit expires them.
+
+    The clients file is read only at start, so these cannot change under a running
+    process; a changed file takes a restart, as any setting does.
+    """
+    clients = db.session.scalars(db.select(Client)).all()
+    db.session.expunge_all()
+    return {client.client_id: client for client in clients}
+
+
 def hold_startup_lock():
     """Serialise start-up work across replicas sharing one PostgreSQL, until the next commit.
 
@@ -370,3 +381,6 @@ def init_app(app):
             for index in table.indexes:
                 index.create(db.session.connection(), checkfirst=True)
         seed_demo_data(app.config)  # commits, which releases the lock
+        # The clients are configuration, as the file they come from: read once here, then
+        # every request finds its client in this process's copy (oauth2.query_client).
+        app.extensions["auth_server.clients"] = registered_clients()

@@ -28,7 +28,6 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
-from flask import g
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -43,7 +42,6 @@ from .client_assertion import PrivateKeyJWT
 from .error_text import quoted
 from .introspection import TokenIntrospectionEndpoint
 from .models import AuthorizationCode
-from .models import Client
 from .models import Token
 from .models import User
 from .models import db
@@ -390,16 +388,9 @@ class DPoPAccessTokenValidator(AccessTokenValidator):
     TOKEN_TYPE = "dpop"
 
 
-# Built once, not on every request: building a statement costs more than running it.
-CLIENT_BY_ID = db.select(Client).where(Client.client_id == bindparam("client_id"))
-
-
 def query_client(client_id):
-    """Find a registered client by its id, once per request (Authlib asks more than once)."""
-    found = g.setdefault("clients", {})
-    if client_id not in found:
-        found[client_id] = db.session.scalar(CLIENT_BY_ID, {"client_id": client_id})
-    return found[client_id]
+    """A registered client by its id (RFC 6749 §2.2), or None: read at start (models.registered_clients)."""
+    return current_app.extensions["auth_server.clients"].get(client_id)
 
 
 def authenticate_client_secret_basic(query_client, request):

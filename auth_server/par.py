@@ -109,7 +109,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         transaction, so a worker holds SQLite's write lock for as little time as possible.
         """
         client = validated.client
-        client_id = client.client_id  # read now: the commit below expires the ORM object
+        client_id = client.client_id
         self.check_rate(client_id)
         # A client may be registered with a lifetime of its own (the attack lab's: 2 s);
         # a FAPI client's stays under 600 s (FAPI 2.0 §5.3.2.2).
