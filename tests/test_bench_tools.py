@@ -55,9 +55,10 @@ def test_the_bench_browser_runs_whole_flows_on_the_stack_and_on_its_floor(tmp_pa
 
 def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
     """bench/lean.py, the flow with only each step's own work, still does that work: the
-    bench's browser signs in through it, and what a step must refuse it refuses
-    (client authentication, a request_uri or a code used twice, a wrong PKCE verifier,
-    a forged access token), so its time is a floor for the protocol, not for less."""
+    bench's browser signs in through it, and what a step must refuse it refuses (a wrong
+    client secret, a request_uri or a code used twice, a forged CSRF token, a wrong PKCE
+    verifier or redirect_uri, a changed state, a token that is no access token for the
+    API), so its time is a floor for the protocol, not for less."""
     floor = run.start_floor_stack(tmp_path, "lean")
     try:
         flows = run.measure_flows(floor, 1, 2)
