@@ -235,7 +235,8 @@ def count_push(client_id, window):
     client's window or counts up in it, atomically, so concurrent workers and replicas
     never lose a push. A window starts at a client's first push and lasts `window` s.
     """
-    return db.session.scalar(this_database(COUNT_PUSH), {"client_id": client_id, "window_start": now(), "pushes": 1, "window": window})
+    return db.session.scalar(this_database(COUNT_PUSH), {
+        "client_id": client_id, "window_start": now(), "pushes": 1, "window": window})
 
 
 def _count_push_statement(dialect):

@@ -26,7 +26,6 @@ ratio from this one run and PASS or FAIL.
 """
 
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -54,6 +53,7 @@ import requests
 import urllib3
 
 from bench import lean
+from bench.lean import s256
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -136,11 +136,6 @@ def gunicorn(name, app, env, workdir, health, conf=None):
     conf = conf or name
     command = [GUNICORN, "-c", f"{conf}/gunicorn.conf.py", app]
     return Service(name, command, {"PORT": str(free_port()), "WEB_CONCURRENCY": "2", **env}, workdir, health)
-
-
-def s256(verifier):
-    """RFC 7636 S256 challenge."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def csrf(html):
@@ -284,14 +279,6 @@ def par_body(redirect_uri, extra=None):
     return urlencode({"client_id": "notes-web", "response_type": "code", "redirect_uri": redirect_uri, "scope": "openid read:notes",
                       "code_challenge": s256(verifier), "code_challenge_method": "S256", "state": "bench",
                       **(extra or {})})
-
-
-def lean_par_body(lean_stack):
-    """A push for the lean floor's client (bench/lean.py), form-encoded."""
-    return urlencode({"client_id": lean.CLIENT_ID, "response_type": "code", "scope": lean.SCOPE,
-                      "redirect_uri": lean_stack["client_app"].url + "/callback", "state": "bench",
-                      "nonce": "bench", "code_challenge": s256(secrets.token_urlsafe(32)),
-                      "code_challenge_method": "S256"})
 
 
 def code_via_auth_server(auth, redirect_uri):
@@ -573,7 +560,8 @@ def main():
             "discovery": (stack["auth_server"].url + "/.well-known/openid-configuration", "get.lua", None),
             # The lean floor's push (bench/lean.py): the same statements and commit, nothing else.
             "lean_par": (lean_stack["auth_server"].url + "/par", "post_form.lua", {
-                "AUTH": basic(lean.CLIENT_ID, lean.CLIENT_SECRET), "BODY": lean_par_body(lean_stack)}),
+                "AUTH": basic(lean.CLIENT_ID, lean.CLIENT_SECRET),
+                "BODY": par_body(lean_stack["client_app"].url + "/callback", {"client_id": lean.CLIENT_ID})}),
             "peer_oidc_provider_par": (peer_par, "post_form.lua", {"AUTH": basic(*WEB), "BODY": par_body(redirect_uri)}),
             # The three notes_api figures send the same tokens, so wrk's work is the same.
             "notes_protected": (stack["notes_api"].url + "/api/notes", "get_token_pool.lua", pool),

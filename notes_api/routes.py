@@ -40,8 +40,7 @@ def healthz():
 def list_notes():
     """The caller's own notes: the token's `sub` says whose (scope read:notes)."""
     notes = notes_of(g.token["sub"])
-    log.info("[%s] listed %d notes for sub=%s client_id=%s jti=%s", g.request_id, len(notes),
-             g.token["sub"], g.token.get("client_id"), g.token.get("jti"))
+    log.info("[%s] listed %d notes for %s", g.request_id, len(notes), caller())
     return {"notes": notes}
 
 
@@ -63,16 +62,19 @@ def create_note():
         error = f"The text must be 1 to {limit} characters long."
 
     if error is not None:
-        log.info("[%s] note refused for sub=%s client_id=%s jti=%s: %s", g.request_id,
-                 g.token["sub"], g.token.get("client_id"), g.token.get("jti"), error)
+        log.info("[%s] note refused for %s: %s", g.request_id, caller(), error)
         return {"error": "invalid_request", "error_description": error}, 400
 
     note = Note(owner_sub=g.token["sub"], text=text.strip())
     db.session.add(note)
     db.session.commit()
-    log.info("[%s] note %d created for sub=%s client_id=%s jti=%s", g.request_id, note.id,
-             note.owner_sub, g.token.get("client_id"), g.token.get("jti"))
+    log.info("[%s] note %d created for %s", g.request_id, note.id, caller())
     return note.to_json(), 201
+
+
+def caller():
+    """Who is calling, for the log: the token's sub, its client and its jti (never the token)."""
+    return f"sub={g.token['sub']} client_id={g.token.get('client_id')} jti={g.token.get('jti')}"
 
 
 def submitted_text():
