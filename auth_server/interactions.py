@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
 from flask import request
 from flask import session
+from sqlalchemy import bindparam
 
 from .models import Interaction
 from .models import db
@@ -32,42 +33,36 @@ def browser_id():
 
 
 def start(oauth2_request):
-    """Move a validated pushed request into a new login, bound to this browser."""
-    interaction = Interaction(
-        id=secrets.token_urlsafe(16),
-        browser_id=browser_id(),
-        client_id=oauth2_request.client.client_id,
-        request_uri=getattr(oauth2_request, "request_uri", ""),
-        params=dict(oauth2_request.payload.data),
-        expires_at=now() + current_app.config["INTERACTION_EXPIRES_IN"],
-    )
-    db.session.add(interaction)
+    """Move a validated pushed request into a new login, bound to this browser; its id."""
+    interaction_id = secrets.token_urlsafe(16)
+    client_id = oauth2_request.client.client_id
+    db.session.execute(ADD, {
+        "id": interaction_id, "browser_id": browser_id(), "client_id": client_id,
+        "request_uri": getattr(oauth2_request, "request_uri", ""), "params": dict(oauth2_request.payload.data),
+        "expires_at": now() + current_app.config["INTERACTION_EXPIRES_IN"],
+    })
     db.session.commit()
-    log.info("step 5 login started interaction=%s client=%s", interaction.id[:8], interaction.client_id)
-    return interaction
+    log.info("step 5 login started interaction=%s client=%s", interaction_id[:8], client_id)
+    return interaction_id
 
 
 def resume(request_uri):
     """The unfinished login this browser already started with this request_uri, if any."""
     if "browser_id" not in session:
         return None
-    return db.session.scalar(db.select(Interaction).filter_by(
-        request_uri=request_uri, browser_id=session["browser_id"], completed_at=None))
+    return db.session.scalar(RESUME, {"request_uri": request_uri, "browser_id": session["browser_id"]})
 
 
 def load(interaction_id):
     """This browser's unfinished, unexpired login with this id, or None."""
-    interaction = db.session.get(Interaction, interaction_id)
-    if (interaction is None or interaction.browser_id != session.get("browser_id")
-            or interaction.completed_at is not None or interaction.expires_at < now()):
+    if "browser_id" not in session:
         return None
-    return interaction
+    return db.session.scalar(LOAD, {"id": interaction_id, "browser_id": session["browser_id"], "now": now()})
 
 
 def log_in(interaction, user):
     """Record who authenticated, and when (the ID token's auth_time); renew the session."""
-    interaction.user_id = user.id
-    interaction.auth_time = now()
+    db.session.execute(LOG_IN, {"the_login": interaction.id, "the_user": user.id, "the_time": now()})
     renew_session()
     db.session.commit()
     log.info("step 5 user authenticated interaction=%s sub=%s", interaction.id[:8], user.sub)
@@ -84,9 +79,7 @@ def renew_session():
     """
     old_id = session.get("browser_id")
     session.clear()
-    new_id = browser_id()
-    db.session.execute(db.update(Interaction).where(
-        Interaction.browser_id == old_id, Interaction.completed_at.is_(None)).values(browser_id=new_id))
+    db.session.execute(MOVE_TO_BROWSER, {"old_id": old_id, "new_id": browser_id()})
 
 
 def oauth2_request(interaction):
@@ -103,11 +96,26 @@ def complete(interaction):
 
     One UPDATE checks and closes, so one login can never issue two codes.
     """
-    closed = db.session.execute(
-        db.update(Interaction).where(Interaction.id == interaction.id, Interaction.completed_at.is_(None))
-        .values(completed_at=now())
-    ).rowcount
+    at = now()
+    closed = db.session.execute(CLOSE, {"the_login": interaction.id, "now": at}).rowcount
     # Logins abandoned long ago are purged here, so they cannot pile up.
-    db.session.execute(db.delete(Interaction).where(Interaction.expires_at < now() - 3600))
+    db.session.execute(PURGE, {"before": at - 3600})
     db.session.commit()
     return closed == 1
+
+
+# A login's statements, built once: building one costs more than running it. The
+# writes go to the table (Core): no loaded object needs them, so the ORM has nothing to do.
+table = Interaction.__table__
+UNFINISHED = db.select(Interaction).where(Interaction.browser_id == bindparam("browser_id"),
+                                          Interaction.completed_at.is_(None))
+LOAD = UNFINISHED.where(Interaction.id == bindparam("id"), Interaction.expires_at >= bindparam("now"))
+RESUME = UNFINISHED.where(Interaction.request_uri == bindparam("request_uri"))
+ADD = table.insert()
+LOG_IN = table.update().where(table.c.id == bindparam("the_login")).values(
+    user_id=bindparam("the_user"), auth_time=bindparam("the_time"))
+MOVE_TO_BROWSER = table.update().where(table.c.browser_id == bindparam("old_id"), table.c.completed_at.is_(None)).values(
+    browser_id=bindparam("new_id"))
+CLOSE = table.update().where(table.c.id == bindparam("the_login"), table.c.completed_at.is_(None)).values(
+    completed_at=bindparam("now"))
+PURGE = table.delete().where(table.c.expires_at < bindparam("before"))

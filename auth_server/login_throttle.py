@@ -18,6 +18,7 @@ import secrets
 from flask import current_app
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -47,15 +48,13 @@ class LoginThrottle(db.Model):
 
 def wait_seconds(username, address):
     """Seconds before a password may be tried for this username from this address (0: now)."""
-    locked_until = db.session.scalar(db.select(db.func.max(LoginThrottle.locked_until)).where(db.or_(
-        db.and_(LoginThrottle.kind == "username", LoginThrottle.key == sha256(username)),
-        db.and_(LoginThrottle.kind == "address", LoginThrottle.key == sha256(address)))))
+    locked_until = db.session.scalar(LOCKED_UNTIL, {"username": sha256(username), "address": sha256(address)})
     return max((locked_until or 0) - now(), 0)
 
 
 def authenticate(username, password):
     """The user with this username and password, or None; one password check either way."""
-    user = db.session.scalar(db.select(User).filter_by(username=username))
+    user = db.session.scalar(USER_NAMED, {"username": username})
     if user is None:
         dummy_user().check_password(password)
         return None
@@ -122,5 +121,14 @@ def record_success(username):
     Not the address's: else an attacker could clear their address's count by
     signing in to an account of their own between guesses.
     """
-    db.session.execute(db.delete(LoginThrottle).filter_by(kind="username", key=sha256(username)))
+    db.session.execute(FORGET_USERNAME, {"username": sha256(username)})
     db.session.commit()
+
+
+# The statements every sign-in runs, built once: building one costs more than running it.
+LOCKED_UNTIL = db.select(db.func.max(LoginThrottle.locked_until)).where(db.or_(
+    db.and_(LoginThrottle.kind == "username", LoginThrottle.key == bindparam("username")),
+    db.and_(LoginThrottle.kind == "address", LoginThrottle.key == bindparam("address"))))
+USER_NAMED = db.select(User).where(User.username == bindparam("username"))
+FORGET_USERNAME = LoginThrottle.__table__.delete().where(
+    LoginThrottle.__table__.c.kind == "username", LoginThrottle.__table__.c.key == bindparam("username"))

@@ -53,8 +53,8 @@ def authorize():
         grant = authorization_server().get_consent_grant(end_user=None)
     except OAuth2Error as error:
         return authorization_error(error)
-    interaction = interactions.start(grant.request)
-    return redirect(url_for(".login", interaction_id=interaction.id), 303)
+    interaction_id = interactions.start(grant.request)
+    return redirect(url_for(".login", interaction_id=interaction_id), 303)
 
 
 @bp.route("/interaction/<interaction_id>/login", methods=["GET", "POST"])
