@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import errors
 from . import fapi
+from . import flow
 from . import inspector
 from . import lab
 from . import models
@@ -45,6 +46,9 @@ def create_app(test_config=None):
 
     # State lives in the database: one LoginSession row per browser login.
     models.init_app(app)
+
+    # The flow's recorder (for the inspector) stores each request's messages as it ends.
+    flow.init_app(app)
 
     # Every form (log in, add a note, log out) carries a CSRF token.
     csrf.init_app(app)

@@ -12,18 +12,22 @@ code calls one of three hooks at each step it takes:
                                         a back-channel call and its answer (2-3, 8-10, 11-12)
 Messages are rows in the database, keyed by the LoginSession's id, because the
 request that records step 2 and the one that shows the inspector may be served by
-different gunicorn workers. A step is recorded once: the first message wins, so a
-later API call (or a replayed callback) does not overwrite what the flow did.
+different gunicorn workers. A request's messages are stored together as it ends (a
+failed one too), in one transaction, before its answer leaves. A step is recorded
+once: the first message wins, so a later API call (or a replayed callback) does not
+overwrite what the flow did.
 
 Messages are stored as sent, secrets included, like the tokens in LoginSession, and
 die with it; whoever shows them masks them (masking.py).
 """
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask import g
 from flask import has_request_context
 from flask import request
 from sqlalchemy import JSON
@@ -40,6 +44,8 @@ from sqlalchemy.orm import mapped_column
 from .models import LoginSession
 from .models import db
 from .models import now
+
+log = logging.getLogger("client_app")
 
 
 @dataclass(frozen=True)
@@ -213,16 +219,41 @@ def _message(number, kind, headers, body, from_host, to_host, method=None, url=N
 
 
 def _add(login, *messages):
-    """Store a login's messages (the first one of each step wins), committed at once."""
-    recorded = set(db.session.scalars(STEPS_RECORDED, {"login_id": login.id,
-                                                       "steps": [m["step"] for m in messages]}))
-    new = [{**message, "login_id": login.id} for message in messages if message["step"] not in recorded]
-    if new:
-        db.session.execute(ADD_MESSAGE, new)
-    # Committed now, so the messages survive a step that fails right after them
-    # (those are the flows most worth inspecting). The LoginSession itself is not
-    # added here: a push that fails still leaves no login behind.
-    db.session.commit()
+    """Keep a login's messages for store_recorded, which stores them as the request ends."""
+    g.setdefault("recorded", []).extend({**message, "login_id": login.id} for message in messages)
+    if not has_request_context():
+        store_recorded()  # no request to end (a script, a test): store them now
+
+
+def store_recorded(error=None):
+    """teardown_request: store the messages this request recorded (the first one of each step wins).
+
+    One SELECT, one INSERT, one commit for the whole request, however many steps it
+    took. At the request's end, even one that failed: the flows that fail are the
+    ones most worth inspecting. The LoginSession is not saved here: a push that fails
+    leaves no login behind (its messages are dropped, forget_messages).
+    """
+    pending = g.pop("recorded", [])
+    if not pending:
+        return
+    try:
+        if error is not None:
+            db.session.rollback()  # whatever the failed request left half done
+        new = []
+        for login_id in {message["login_id"]: None for message in pending}:
+            theirs = [message for message in pending if message["login_id"] == login_id]
+            taken = set(db.session.scalars(STEPS_RECORDED, {"login_id": login_id,
+                                                            "steps": [m["step"] for m in theirs]}))
+            for message in theirs:
+                if message["step"] not in taken:
+                    taken.add(message["step"])
+                    new.append(message)
+        if new:
+            db.session.execute(ADD_MESSAGE, new)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 (deliberately broad: the inspector must never break a login)
+        db.session.rollback()
+        log.warning("inspector: messages of this request not recorded", exc_info=True)
 
 
 def _own_host():
@@ -243,20 +274,31 @@ def forget_old_logins():
     """
     at = now()
     lifetime = current_app.config["LOGIN_LIFETIME"]
-    expired = LoginSession.created_at < at - lifetime
-    abandoned = LoginSession.access_token.is_(None) & (LoginSession.created_at < at - UNFINISHED_LOGIN_SECONDS)
-    # One index for each side of the OR.
-    for login in db.session.scalars(select(LoginSession).where(expired | abandoned).limit(FORGET_AT_ONCE)):
+    for login in db.session.scalars(OLD_LOGINS, {"expired_before": at - lifetime, "at_once": FORGET_AT_ONCE,
+                                                 "abandoned_before": at - UNFINISHED_LOGIN_SECONDS}):
         db.session.delete(login)
     # Left behind by a worker that died between a message and its login's save: every
     # message of a live login is younger than the lifetime.
-    db.session.execute(delete(TraceMessage).where(TraceMessage.recorded_at < at - lifetime))
+    db.session.execute(STRAY_MESSAGES, {"before": at - lifetime})
+
+
+# forget_old_logins' statements, built once (every login start runs them).
+# Expired, or unfinished and abandoned: one index for each side of the OR.
+OLD_LOGINS = select(LoginSession).where(
+    (LoginSession.created_at < bindparam("expired_before"))
+    | (LoginSession.access_token.is_(None) & (LoginSession.created_at < bindparam("abandoned_before")))
+).limit(bindparam("at_once"))
+STRAY_MESSAGES = TraceMessage.__table__.delete().where(TraceMessage.__table__.c.recorded_at < bindparam("before"))
 
 
 def forget_messages(login_id):
-    """Delete the messages of a login that will never be saved (its push was refused)."""
-    db.session.execute(delete(TraceMessage).where(TraceMessage.login_id == login_id))
-    db.session.commit()
+    """Drop the messages of a login that will never be saved (its push was refused)."""
+    g.recorded = [message for message in g.get("recorded", []) if message["login_id"] != login_id]
+
+
+def init_app(app):
+    """Store each request's recorded messages as it ends."""
+    app.teardown_request(store_recorded)
 
 
 @event.listens_for(LoginSession, "after_delete")

@@ -17,7 +17,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
-from sqlalchemy import delete
+from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import inspect
 from sqlalchemy import literal
@@ -95,19 +95,29 @@ def admit_login(browser_id, address, per_browser, per_address, window):
     A sliding window: the starts of the last `window` seconds count; older rows are
     deleted here, so the table never holds more than a window's worth.
     """
-    db.session.execute(delete(LoginStart).where(LoginStart.started_at <= now() - window))
+    at = now()
+    db.session.execute(FORGET_STARTS, {"before": at - window})
     waits = []
-    for column, value, limit in ((LoginStart.browser_id, browser_id, per_browser),
-                                 (LoginStart.address, address, per_address)):
-        recent = db.session.scalars(select(LoginStart.started_at).where(column == value)
-                                    .order_by(LoginStart.started_at.desc()).limit(limit)).all()
+    for recent_starts, value, limit in ((RECENT_STARTS_OF_BROWSER, browser_id, per_browser),
+                                        (RECENT_STARTS_FROM_ADDRESS, address, per_address)):
+        recent = db.session.scalars(recent_starts, {"value": value, "limit": limit}).all()
         if len(recent) >= limit:
             # Admitted again once the oldest of the last `limit` starts leaves the window.
-            waits.append(max(1, recent[-1] + window - now()))
+            waits.append(max(1, recent[-1] + window - at))
     if not waits:
-        db.session.add(LoginStart(browser_id=browser_id, address=address, started_at=now()))
+        db.session.execute(ADD_START, {"browser_id": browser_id, "address": address, "started_at": at})
     db.session.commit()
     return max(waits, default=0)
+
+
+# admit_login's statements, built once (every login start runs them).
+starts = LoginStart.__table__
+FORGET_STARTS = starts.delete().where(starts.c.started_at <= bindparam("before"))
+RECENT_STARTS_OF_BROWSER, RECENT_STARTS_FROM_ADDRESS = (
+    select(starts.c.started_at).where(column == bindparam("value"))
+    .order_by(starts.c.started_at.desc()).limit(bindparam("limit"))
+    for column in (starts.c.browser_id, starts.c.address))
+ADD_START = starts.insert()
 
 
 def browser_id():

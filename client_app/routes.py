@@ -39,9 +39,9 @@ notes = Blueprint("notes", __name__)
 def keep_what_was_loaded():
     """Keep this browser's LoginSession across the step's own commits, rather than read it again.
 
-    The recorder commits each message as it crosses the wire (flow.py), and a login
-    step commits as it goes; each commit would otherwise expire the row this request
-    loaded. Nothing else writes it meanwhile. The session is this request's only.
+    A login step commits as it goes (the push's row, the spent state, the tokens);
+    each commit would otherwise expire the row this request loaded. Nothing else
+    writes it meanwhile. The session is this request's only.
     """
     db.session().expire_on_commit = False
 

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import event
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from client_app.flow import CHANNELS
@@ -18,6 +19,7 @@ from client_app.flow import messages
 from client_app.flow import party
 from client_app.flow import record_received
 from client_app.flow import step
+from client_app import oauth_client
 from client_app.models import LoginSession
 from client_app.models import db
 from client_app.models import now
@@ -152,6 +154,62 @@ def test_a_refused_callback_is_still_recorded(flow, expect_page):
     found = recorded(flow)
     assert "iss=http://evil.test" in found[7].url
     assert 8 not in found
+
+
+def test_a_request_stores_its_messages_together_as_it_ends(flow):
+    """POST /login records steps 1-4 and stores them with one INSERT, not one per message."""
+    inserts = []
+    with flow.app.app_context():
+        engine = db.engine
+
+    def count(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO trace_message"):
+            inserts.append(len(parameters) if executemany else 1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        flow.start()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sorted(recorded(flow)) == [1, 2, 3, 4]
+    assert inserts == [4]
+
+
+def test_a_failed_token_exchange_is_still_recorded(flow, expect_page):
+    """The AS refuses the code: steps 7, 8 and 10 are kept, 10 with the AS's error."""
+    flow.start()
+    flow.auth_server.token_error = (400, {"error": "invalid_grant"})
+    expect_page(flow.callback(), 400, "refused")
+    found = recorded(flow)
+    assert sorted(found) == [1, 2, 3, 4, 7, 8, 10]
+    assert found[10].status == 400 and "invalid_grant" in found[10].body
+
+
+def test_a_crash_after_recording_keeps_the_messages(flow, monkeypatch):
+    """A bug after the token response (a 500) rolls back the request's work, not its messages."""
+    flow.start()
+
+    store_tokens = oauth_client._store_tokens
+
+    def crash(login, tokens):
+        store_tokens(login, tokens)  # the tokens are on the row, not yet committed
+        raise RuntimeError("a bug after the tokens arrived")
+
+    monkeypatch.setattr(oauth_client, "_store_tokens", crash)
+    with pytest.raises(RuntimeError):  # TESTING: Flask lets the test see it; a user sees a 500 page
+        flow.callback()
+    assert sorted(recorded(flow)) == [1, 2, 3, 4, 7, 8, 10]
+    assert flow.row().access_token is None
+
+
+def test_a_recorder_failure_does_not_fail_the_login(flow, monkeypatch, caplog):
+    """The inspector is a teaching aid: its database write failing must not cost the user the login."""
+    monkeypatch.setattr("client_app.flow.ADD_MESSAGE", text("INSERT INTO no_such_table VALUES (1)"))
+    response = flow.start()
+    assert response.status_code == 303
+    assert flow.row().request_uri is not None
+    assert recorded(flow) == {}
+    assert "messages of this request not recorded" in caplog.text
 
 
 def test_messages_die_with_their_login(flow):
@@ -293,8 +351,8 @@ def test_a_few_old_logins_go_at_each_login_start(flow, monkeypatch):
 def test_long_bodies_are_cut(app):
     """A message body is stored up to MAX_BODY_CHARS."""
     with app.test_request_context("/login", method="POST", data={"csrf_token": "x" * 30_000}):
-        login = LoginSession(id="l1", flow_id="f1")
-        record_received(login, 1)
+        record_received(LoginSession(id="l1", flow_id="f1"), 1)
+    with app.app_context():  # stored as the request ended
         assert len(messages("l1")[1].body) == MAX_BODY_CHARS
 
 
