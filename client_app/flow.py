@@ -200,10 +200,9 @@ def messages(login_id):
     return found
 
 
-# The recorder's two statements, built once (they run for every message of every flow).
-# A Core INSERT, not ORM objects: nothing reads the messages back in this request.
-STEPS_RECORDED = select(TraceMessage.step).where(
-    TraceMessage.login_id == bindparam("login_id"), TraceMessage.step.in_(bindparam("steps", expanding=True)))
+# The recorder's two statements, built once (they run at the end of every step).
+# Core, not ORM objects: nothing reads the messages back in this request.
+STEPS_RECORDED = select(TraceMessage.__table__.c.step).where(TraceMessage.__table__.c.login_id == bindparam("login_id"))
 ADD_MESSAGE = TraceMessage.__table__.insert()
 
 
@@ -241,10 +240,8 @@ def store_recorded(error=None):
             db.session.rollback()  # whatever the failed request left half done
         new = []
         for login_id in {message["login_id"]: None for message in pending}:
-            theirs = [message for message in pending if message["login_id"] == login_id]
-            taken = set(db.session.scalars(STEPS_RECORDED, {"login_id": login_id,
-                                                            "steps": [m["step"] for m in theirs]}))
-            for message in theirs:
+            taken = set(db.session.scalars(STEPS_RECORDED, {"login_id": login_id}))
+            for message in (message for message in pending if message["login_id"] == login_id):
                 if message["step"] not in taken:
                     taken.add(message["step"])
                     new.append(message)
