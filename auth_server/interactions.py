@@ -105,17 +105,21 @@ def complete(interaction):
 
 
 # A login's statements, built once: building one costs more than running it. The
-# writes go to the table (Core): no loaded object needs them, so the ORM has nothing to do.
-table = Interaction.__table__
+# writes go to the table (Core), so the ORM has nothing to do; they do not change an
+# Interaction already loaded, and no request reads one again after writing it.
+# (SQLAlchemy keeps a column's own name for its new value: hence "the_login", ...)
+interaction_table = Interaction.__table__
 UNFINISHED = db.select(Interaction).where(Interaction.browser_id == bindparam("browser_id"),
                                           Interaction.completed_at.is_(None))
 LOAD = UNFINISHED.where(Interaction.id == bindparam("id"), Interaction.expires_at >= bindparam("now"))
 RESUME = UNFINISHED.where(Interaction.request_uri == bindparam("request_uri"))
-ADD = table.insert()
-LOG_IN = table.update().where(table.c.id == bindparam("the_login")).values(
+ADD = interaction_table.insert()
+LOG_IN = interaction_table.update().where(interaction_table.c.id == bindparam("the_login")).values(
     user_id=bindparam("the_user"), auth_time=bindparam("the_time"))
-MOVE_TO_BROWSER = table.update().where(table.c.browser_id == bindparam("old_id"), table.c.completed_at.is_(None)).values(
-    browser_id=bindparam("new_id"))
-CLOSE = table.update().where(table.c.id == bindparam("the_login"), table.c.completed_at.is_(None)).values(
-    completed_at=bindparam("now"))
-PURGE = table.delete().where(table.c.expires_at < bindparam("before"))
+MOVE_TO_BROWSER = interaction_table.update().where(
+    interaction_table.c.browser_id == bindparam("old_id"), interaction_table.c.completed_at.is_(None),
+).values(browser_id=bindparam("new_id"))
+CLOSE = interaction_table.update().where(
+    interaction_table.c.id == bindparam("the_login"), interaction_table.c.completed_at.is_(None),
+).values(completed_at=bindparam("now"))
+PURGE = interaction_table.delete().where(interaction_table.c.expires_at < bindparam("before"))

@@ -48,7 +48,7 @@ class LoginThrottle(db.Model):
 
 def wait_seconds(username, address):
     """Seconds before a password may be tried for this username from this address (0: now)."""
-    locked_until = db.session.scalar(LOCKED_UNTIL, {"username": sha256(username), "address": sha256(address)})
+    locked_until = db.session.scalar(LOCKED_UNTIL, {"username_key": sha256(username), "address_key": sha256(address)})
     return max((locked_until or 0) - now(), 0)
 
 
@@ -121,14 +121,14 @@ def record_success(username):
     Not the address's: else an attacker could clear their address's count by
     signing in to an account of their own between guesses.
     """
-    db.session.execute(FORGET_USERNAME, {"username": sha256(username)})
+    db.session.execute(FORGET_USERNAME, {"username_key": sha256(username)})
     db.session.commit()
 
 
 # The statements every sign-in runs, built once: building one costs more than running it.
 LOCKED_UNTIL = db.select(db.func.max(LoginThrottle.locked_until)).where(db.or_(
-    db.and_(LoginThrottle.kind == "username", LoginThrottle.key == bindparam("username")),
-    db.and_(LoginThrottle.kind == "address", LoginThrottle.key == bindparam("address"))))
+    db.and_(LoginThrottle.kind == "username", LoginThrottle.key == bindparam("username_key")),
+    db.and_(LoginThrottle.kind == "address", LoginThrottle.key == bindparam("address_key"))))
 USER_NAMED = db.select(User).where(User.username == bindparam("username"))
 FORGET_USERNAME = LoginThrottle.__table__.delete().where(
-    LoginThrottle.__table__.c.kind == "username", LoginThrottle.__table__.c.key == bindparam("username"))
+    LoginThrottle.__table__.c.kind == "username", LoginThrottle.__table__.c.key == bindparam("username_key"))

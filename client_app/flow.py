@@ -144,8 +144,8 @@ class TraceMessage(db.Model):
     """One HTTP message of one login's flow, as it crossed the wire."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The LoginSession's id (no foreign key: step 2 is recorded before the push
-    # succeeds and the LoginSession row is saved).
+    # The LoginSession's id (no foreign key: the recorder checks the login is saved,
+    # and deleting a login deletes its messages, _forget_with_login).
     login_id: Mapped[str] = mapped_column(String(64), index=True)
     step: Mapped[int] = mapped_column(Integer)
     # "request" or "response"; a request has a method and URL, a response a status.
@@ -202,8 +202,13 @@ def messages(login_id):
 
 # The recorder's two statements, built once (they run at the end of every step).
 # Core, not ORM objects: nothing reads the messages back in this request.
-STEPS_RECORDED = select(TraceMessage.__table__.c.step).where(TraceMessage.__table__.c.login_id == bindparam("login_id"))
-ADD_MESSAGE = TraceMessage.__table__.insert()
+logins, trace_messages = LoginSession.__table__, TraceMessage.__table__
+# A saved login's recorded steps: a row per step, or one row with step None if it has
+# none yet; no row at all if the login was never saved or is gone.
+LOGIN_AND_ITS_STEPS = (select(trace_messages.c.step)
+                       .select_from(logins.outerjoin(trace_messages, trace_messages.c.login_id == logins.c.id))
+                       .where(logins.c.id == bindparam("login_id")))
+ADD_MESSAGE = trace_messages.insert()
 
 
 def _message(number, kind, headers, body, from_host, to_host, method=None, url=None, status=None):
@@ -227,21 +232,28 @@ def _add(login, *messages):
 def store_recorded(error=None):
     """teardown_request: store the messages this request recorded (the first one of each step wins).
 
-    One SELECT, one INSERT, one commit for the whole request, however many steps it
-    took. At the request's end, even one that failed: the flows that fail are the
-    ones most worth inspecting. The LoginSession is not saved here: a push that fails
-    leaves no login behind (its messages are dropped, forget_messages).
+    One INSERT and one commit for the whole request, however many steps it took. At
+    the request's end, even one that failed: the flows that fail are the ones most
+    worth inspecting. Only for a login that is saved: a push the AS refused saves
+    none, and a login deleted during the request (logged out, expired) keeps nothing.
     """
     pending = g.pop("recorded", [])
     if not pending:
         return
+    by_login = {}
+    for message in pending:
+        by_login.setdefault(message["login_id"], []).append(message)
     try:
-        if error is not None:
-            db.session.rollback()  # whatever the failed request left half done
+        # The request's own writes were committed by its own code; whatever it left
+        # uncommitted (a failed request's half-done work) is dropped, not stored here.
+        db.session.rollback()
         new = []
-        for login_id in {message["login_id"]: None for message in pending}:
-            taken = set(db.session.scalars(STEPS_RECORDED, {"login_id": login_id}))
-            for message in (message for message in pending if message["login_id"] == login_id):
+        for login_id, messages_of_login in by_login.items():
+            rows = db.session.execute(LOGIN_AND_ITS_STEPS, {"login_id": login_id}).all()
+            if not rows:
+                continue  # no such login
+            taken = {row.step for row in rows}
+            for message in messages_of_login:
                 if message["step"] not in taken:
                     taken.add(message["step"])
                     new.append(message)
@@ -249,7 +261,7 @@ def store_recorded(error=None):
             db.session.execute(ADD_MESSAGE, new)
         db.session.commit()
     except Exception:  # noqa: BLE001 (deliberately broad: the inspector must never break a login)
-        db.session.rollback()
+        # Nothing to undo by hand: Flask-SQLAlchemy ends this session after the request.
         log.warning("inspector: messages of this request not recorded", exc_info=True)
 
 
@@ -274,8 +286,8 @@ def forget_old_logins():
     for login in db.session.scalars(OLD_LOGINS, {"expired_before": at - lifetime, "at_once": FORGET_AT_ONCE,
                                                  "abandoned_before": at - UNFINISHED_LOGIN_SECONDS}):
         db.session.delete(login)
-    # Left behind by a worker that died between a message and its login's save: every
-    # message of a live login is younger than the lifetime.
+    # Left behind if a login was deleted (a logout in another tab) just as a request
+    # of its stored its messages: every message of a live login is younger than the lifetime.
     db.session.execute(STRAY_MESSAGES, {"before": at - lifetime})
 
 
@@ -285,12 +297,7 @@ OLD_LOGINS = select(LoginSession).where(
     (LoginSession.created_at < bindparam("expired_before"))
     | (LoginSession.access_token.is_(None) & (LoginSession.created_at < bindparam("abandoned_before")))
 ).limit(bindparam("at_once"))
-STRAY_MESSAGES = TraceMessage.__table__.delete().where(TraceMessage.__table__.c.recorded_at < bindparam("before"))
-
-
-def forget_messages(login_id):
-    """Drop the messages of a login that will never be saved (its push was refused)."""
-    g.recorded = [message for message in g.get("recorded", []) if message["login_id"] != login_id]
+STRAY_MESSAGES = trace_messages.delete().where(trace_messages.c.recorded_at < bindparam("before"))
 
 
 def init_app(app):

@@ -111,13 +111,13 @@ def admit_login(browser_id, address, per_browser, per_address, window):
 
 
 # admit_login's statements, built once (every login start runs them).
-starts = LoginStart.__table__
-FORGET_STARTS = starts.delete().where(starts.c.started_at <= bindparam("before"))
+login_starts = LoginStart.__table__
+FORGET_STARTS = login_starts.delete().where(login_starts.c.started_at <= bindparam("before"))
 RECENT_STARTS_OF_BROWSER, RECENT_STARTS_FROM_ADDRESS = (
-    select(starts.c.started_at).where(column == bindparam("value"))
-    .order_by(starts.c.started_at.desc()).limit(bindparam("limit"))
-    for column in (starts.c.browser_id, starts.c.address))
-ADD_START = starts.insert()
+    select(login_starts.c.started_at).where(column == bindparam("value"))
+    .order_by(login_starts.c.started_at.desc()).limit(bindparam("limit"))
+    for column in (login_starts.c.browser_id, login_starts.c.address))
+ADD_START = login_starts.insert()
 
 
 def browser_id():

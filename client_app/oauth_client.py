@@ -325,12 +325,8 @@ def start_login(profile, push=True):
         code_verifier=secrets.token_urlsafe(48),
     )
     if push and profile.pushes:
-        try:
-            push_authorization_request(login)
-        except Exception:
-            # The login is never saved, so nothing could show its recorded messages.
-            flow.forget_messages(login.id)
-            raise
+        # If the AS refuses it, the login is never saved (nor its messages, flow.py).
+        push_authorization_request(login)
     # The purge writes, so it comes after the push: SQLite's write lock is then held
     # for these writes and the login's, never across the push's round trip.
     flow.forget_old_logins()

@@ -212,6 +212,17 @@ def test_a_recorder_failure_does_not_fail_the_login(flow, monkeypatch, caplog):
     assert "messages of this request not recorded" in caplog.text
 
 
+def test_a_login_ended_by_its_own_request_keeps_no_messages(flow, notes_api, expect_page):
+    """The API refuses the token twice: the session-expired page deletes the login, and the
+    messages the request recorded (step 11's carries the access token) are not stored after it."""
+    invalid = (401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    flow.complete()
+    notes_api.answers = [invalid, invalid]
+    expect_page(flow.client.get("/notes"), 401, "Your session has expired")
+    assert flow.rows() == []
+    assert all_rows(flow.app) == []
+
+
 def test_messages_die_with_their_login(flow):
     """Logging out deletes the LoginSession, and its messages (tokens included) with it."""
     flow.complete()
@@ -222,7 +233,7 @@ def test_messages_die_with_their_login(flow):
 
 
 def test_a_refused_push_leaves_no_messages(flow, expect_page):
-    """A push the AS refuses saves no login, so nothing could show its messages: they go at once."""
+    """A push the AS refuses saves no login, so nothing could show its messages: none are stored."""
     flow.auth_server.par_error = (400, {"error": "invalid_request"})
     expect_page(flow.start(), 502, "refused the login request")
     assert flow.rows() == []
@@ -285,7 +296,7 @@ def test_an_abandoned_login_goes_after_an_hour_a_finished_one_stays(flow):
 
 
 def test_messages_older_than_any_login_go(flow):
-    """Messages left without a login (a worker that died mid-login) go once older than the lifetime."""
+    """Messages left without a login (it was deleted as a request stored them) go once older than the lifetime."""
     with flow.app.app_context():
         lifetime = flow.app.config["LOGIN_LIFETIME"]
         for login_id, age in (("died-long-ago", lifetime + 1), ("died-now", 60)):
@@ -350,8 +361,11 @@ def test_a_few_old_logins_go_at_each_login_start(flow, monkeypatch):
 
 def test_long_bodies_are_cut(app):
     """A message body is stored up to MAX_BODY_CHARS."""
+    with app.app_context():
+        db.session.add(LoginSession(id="l1", flow_id="f1"))
+        db.session.commit()
     with app.test_request_context("/login", method="POST", data={"csrf_token": "x" * 30_000}):
-        record_received(LoginSession(id="l1", flow_id="f1"), 1)
+        record_received(db.session.get(LoginSession, "l1"), 1)
     with app.app_context():  # stored as the request ended
         assert len(messages("l1")[1].body) == MAX_BODY_CHARS
 
