@@ -210,21 +210,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         """Store the code with everything the token request will be checked against."""
         params = request.payload.data
-        db.session.add(AuthorizationCode(
-            code=code,
-            client_id=request.client.client_id,
-            user_id=request.user.id,
-            redirect_uri=params.get("redirect_uri", ""),
-            response_type=params.get("response_type"),
-            scope=request.scope,
-            nonce=params.get("nonce"),
-            auth_time=request.interaction.auth_time,
-            code_challenge=params.get("code_challenge"),
-            code_challenge_method=params.get("code_challenge_method"),
-            audience=request.audience,
-            dpop_jkt=params.get("dpop_jkt"),  # RFC 9449 §10
-            expires_at=now() + fapi.code_lifetime(request.client, current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"]),
-        ))
+        db.session.execute(STORE_CODE, {
+            "code": code,
+            "client_id": request.client.client_id,
+            "user_id": request.user.id,
+            "redirect_uri": params.get("redirect_uri", ""),
+            "response_type": params.get("response_type"),
+            "scope": request.scope,
+            "nonce": params.get("nonce"),
+            "auth_time": request.interaction.auth_time,
+            "code_challenge": params.get("code_challenge"),
+            "code_challenge_method": params.get("code_challenge_method"),
+            "audience": request.audience,
+            "dpop_jkt": params.get("dpop_jkt"),  # RFC 9449 §10
+            "expires_at": now() + fapi.code_lifetime(request.client, current_app.config["AUTHORIZATION_CODE_EXPIRES_IN"]),
+        })
         db.session.commit()
 
     def query_authorization_code(self, code, client):
@@ -275,6 +275,8 @@ CLAIM_CODE = (db.update(AuthorizationCode)
               .values(used_at=bindparam("now"))
               .returning(AuthorizationCode)
               .execution_options(synchronize_session=False))
+# The code's row, written without an ORM object: nothing reads it back in this request.
+STORE_CODE = AuthorizationCode.__table__.insert()
 CODE_OF_CLIENT = db.select(AuthorizationCode).where(
     AuthorizationCode.code == bindparam("the_code"), AuthorizationCode.client_id == bindparam("the_client"))
 

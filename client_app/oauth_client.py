@@ -38,6 +38,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import bindparam
 from sqlalchemy import update
 
 from . import flow
@@ -411,11 +412,7 @@ def check_callback(login, args):
             "This response does not answer a login started in this browser (the state does "
             "not match). It may be a replay or a cross-site request forgery.")
     # Spend the state atomically, so a second callback with it (a replay) finds none.
-    spent = db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == login.id, LoginSession.state.is_not(None))
-        .values(state=None)
-    ).rowcount
+    spent = db.session.execute(SPEND_STATE, {"login_id": login.id}).rowcount
     db.session.commit()
     if spent != 1:
         raise CallbackRejected("This login response has already been used.")
@@ -444,6 +441,13 @@ def check_callback(login, args):
     if not code:
         raise CallbackRejected("The response carries no authorization code.", error="invalid_request")
     return code
+
+
+# One UPDATE checks and spends a login's state: built once, and Core, so the login this
+# request loaded keeps its old state in memory (nothing reads it after the check).
+logins = LoginSession.__table__
+SPEND_STATE = (update(logins).where(logins.c.id == bindparam("login_id"), logins.c.state.is_not(None))
+               .values(state=None))
 
 
 def exchange_code(login, code):
