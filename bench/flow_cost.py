@@ -1,11 +1,13 @@
-"""What one flow costs the authorization server in process, step by step: µs, SQL statements, commits.
+"""What one flow costs the authorization server in process, step by step: µs, CPU µs, SQL statements, commits.
 
     .venv/bin/python -m bench.flow_cost [flows]
 
 The auth server runs in this process (Flask's test client plays the browser and the
 client, no HTTP, no gunicorn) on a SQLite file, with the limits lifted. The password
 check is left out (Argon2id, about 20-30 ms, is measured apart in `make bench`), so
-the figures are the protocol's own work at each step of the flow.
+the figures are the protocol's own work at each step of the flow. The CPU column is
+this process's CPU time: on a shared machine it moves far less than the wall clock,
+so it is the one to compare two versions by (bench/ab.py does, in alternating runs).
 """
 
 import base64
@@ -38,7 +40,7 @@ def csrf_token(html):
 
 
 class StepMeter:
-    """Times each step and counts its statements and commits."""
+    """Times each step (wall clock and CPU) and counts its statements and commits."""
 
     def __init__(self, engine):
         self.counts = {"statements": 0, "commits": 0}
@@ -50,11 +52,12 @@ class StepMeter:
         self.counts[what] += 1
 
     def step(self, name, call):
-        """Run one request; keep its time, statements and commits under `name`."""
+        """Run one request; keep its times, statements and commits under `name`."""
         self.counts.update(statements=0, commits=0)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = call()
-        self.steps[name].append((time.perf_counter() - started, self.counts["statements"], self.counts["commits"]))
+        self.steps[name].append((time.perf_counter() - started, time.process_time() - cpu_started,
+                                 self.counts["statements"], self.counts["commits"]))
         return response
 
 
@@ -95,14 +98,14 @@ def main(flows):
         meter.steps.clear()
         for _ in range(flows):
             one_flow(browser, meter)
-    print(f"{'step (median of ' + str(flows) + ' flows)':32s} {'µs':>7s} {'SQL':>5s} {'commits':>8s}")
-    total = 0
+    print(f"{'step (median of ' + str(flows) + ' flows)':32s} {'µs':>7s} {'CPU µs':>7s} {'SQL':>5s} {'commits':>8s}")
+    total = cpu_total = 0
     for name, runs in meter.steps.items():
-        micros = statistics.median(seconds for seconds, _, _ in runs) * 1e6
-        total += micros
-        print(f"{name:32s} {micros:7.0f} {statistics.median(s for _, s, _ in runs):5.0f} "
-              f"{statistics.median(c for _, _, c in runs):8.0f}")
-    print(f"{'the whole flow':32s} {total:7.0f}")
+        micros, cpu_micros, statements, commits = (statistics.median(column) for column in zip(*runs))
+        micros, cpu_micros = micros * 1e6, cpu_micros * 1e6
+        total, cpu_total = total + micros, cpu_total + cpu_micros
+        print(f"{name:32s} {micros:7.0f} {cpu_micros:7.0f} {statements:5.0f} {commits:8.0f}")
+    print(f"{'the whole flow':32s} {total:7.0f} {cpu_total:7.0f}")
 
 
 if __name__ == "__main__":

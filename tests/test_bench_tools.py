@@ -16,14 +16,18 @@ from bench import run
 
 
 def test_flow_cost_reports_every_step(capsys):
-    """bench.flow_cost: each step of a whole flow (push to tokens) with its time, statements and commits."""
+    """bench.flow_cost: each step of a whole flow (push to tokens) with its time, CPU time, statements and commits."""
     flow_cost.main(2)
-    rows = dict(re.findall(r"^(\S.*?)\s{2,}(\d+ +\d+ +\d+)$", capsys.readouterr().out, re.MULTILINE))
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r"^(\S.*?)\s{2,}(\d+ +\d+ +\d+ +\d+)$", out, re.MULTILINE))
     assert list(rows) == ["2 push", "4 /authorize", "5 login page", "5 login POST", "5 consent page",
                           "6-7 consent POST", "9 token"]
     for figures in rows.values():
-        micros, statements, commits = map(int, figures.split())
-        assert micros > 0 and statements > 0 and commits >= 1
+        micros, cpu_micros, statements, commits = map(int, figures.split())
+        assert micros > 0 and cpu_micros > 0 and statements > 0 and commits >= 1
+    whole, cpu_whole = map(int, re.search(r"^the whole flow\s+(\d+) +(\d+)$", out, re.MULTILINE).groups())
+    assert whole >= sum(int(figures.split()[0]) for figures in rows.values()) - len(rows)
+    assert cpu_whole >= sum(int(figures.split()[1]) for figures in rows.values()) - len(rows)
 
 
 def test_push_cost_reports_statements_and_commits(capsys):

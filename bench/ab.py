@@ -1,0 +1,127 @@
+"""Two versions of the stack compared in alternating runs, on a machine whose speed drifts.
+
+    .venv/bin/python -m bench.ab BASE [CHANGED] [--pairs 6] [--flows 100]
+
+On a shared 2-CPU machine the hour moves every figure by up to a third, so two
+versions measured an hour apart say more about the hour than about the code. This
+runs them in turn, BASE then CHANGED, `pairs` times, each from its own git worktree
+with its own bench code:
+- `bench.flow_cost` in process: the CPU time of the AS's side of a flow;
+- the three services under gunicorn, as `make bench` starts them, `flows` flows at
+  concurrency 1: each service's CPU a flow and the flow's p50 without the login POST.
+For each figure it prints both versions' medians, the change, and in how many pairs
+CHANGED read lower: a change worth keeping is lower in (nearly) every pair. BASE and
+CHANGED are git revisions (CHANGED defaults to the working tree's HEAD); BASE must
+have `flow_cost`'s CPU column.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Run inside a version's worktree: that version's stack, started and measured by its own bench.run.
+GUNICORN_RUN = """
+import json, sys, tempfile
+from pathlib import Path
+from bench import run
+workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+stack = run.start_stack(workdir, rate_limit=10**9)
+try:
+    for _ in range(5):
+        run.full_flow(stack)  # warm-up: connections, caches, compiled statements
+    print(json.dumps(run.measure_flows(stack, 1, int(sys.argv[1]))))
+finally:
+    for service in stack.values():
+        service.stop()
+"""
+
+
+def flow_cost_cpu(worktree, flows):
+    """The CPU µs of the AS's side of one flow, in process (bench.flow_cost's whole-flow line)."""
+    out = run_in(worktree, ["-m", "bench.flow_cost", str(flows)])
+    found = re.search(r"^the whole flow\s+\d+\s+(\d+)$", out, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"{worktree.name}: bench.flow_cost has no CPU column (older than bench/ab.py)")
+    return int(found.group(1)) / 1000
+
+
+def gunicorn_figures(worktree, flows):
+    """Each service's CPU ms a flow, and the flow's p50 without the login POST, under gunicorn."""
+    result = json.loads(run_in(worktree, ["-c", GUNICORN_RUN, str(flows)]).strip().splitlines()[-1])
+    figures = {f"{name} CPU ms": ms for name, ms in result["cpu_ms_per_flow"].items() if name != "browser"}
+    figures["flow p50 w/o login POST ms"] = result["p50_without_login_post_ms"]
+    return figures
+
+
+def run_in(worktree, args):
+    """Run this Python in a version's worktree (its code on the path); its output."""
+    done = subprocess.run([sys.executable, *args], cwd=worktree, env={**os.environ, "PYTHONPATH": str(worktree)},
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"{worktree.name}: {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def compare(runs):
+    """{figure: (base median, changed median, change %, pairs where changed is lower, pairs)}."""
+    table = {}
+    for figure in runs[0][0]:
+        base = [pair[0][figure] for pair in runs]
+        changed = [pair[1][figure] for pair in runs]
+        base_median, changed_median = statistics.median(base), statistics.median(changed)
+        table[figure] = (base_median, changed_median, (changed_median / base_median - 1) * 100,
+                         sum(after < before for before, after in zip(base, changed)), len(runs))
+    return table
+
+
+def report(table, base, changed):
+    """The comparison as lines of text."""
+    lines = [f"{'figure (median over pairs)':32s} {base[:10]:>10s} {changed[:10]:>10s} {'change':>8s}  lower in"]
+    for figure, (before, after, change, lower, pairs) in table.items():
+        lines.append(f"{figure:32s} {before:10.1f} {after:10.1f} {change:+7.0f} %  {lower}/{pairs} pairs")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base")
+    parser.add_argument("changed", nargs="?", default="HEAD")
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--flows", type=int, default=100)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ab-") as folder:
+        worktrees = []
+        for label, revision in (("base", options.base), ("changed", options.changed)):
+            worktree = Path(folder) / label
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), revision],
+                           check=True, capture_output=True)
+            worktrees.append(worktree)
+        try:
+            runs = []
+            for number in range(1, options.pairs + 1):
+                pair = []
+                for worktree in worktrees:
+                    figures = {"AS flow in process, CPU ms": flow_cost_cpu(worktree, options.flows)}
+                    figures.update(gunicorn_figures(worktree, options.flows))
+                    pair.append(figures)
+                runs.append(pair)
+                print(f"pair {number}: " + "; ".join(
+                    f"{figure} {pair[0][figure]:.1f} -> {pair[1][figure]:.1f}" for figure in pair[0]), flush=True)
+            print()
+            print(report(compare(runs), options.base, options.changed))
+        finally:
+            for worktree in worktrees:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
+                               capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
