@@ -7,8 +7,10 @@ from urllib.parse import parse_qs
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
+from bench import ab
 from bench import flow_cost
 from bench import lean
 from bench import push_cost
@@ -28,6 +30,27 @@ def test_flow_cost_reports_every_step(capsys):
     whole, cpu_whole = map(int, re.search(r"^the whole flow\s+(\d+) +(\d+)$", out, re.MULTILINE).groups())
     assert whole >= sum(int(figures.split()[0]) for figures in rows.values()) - len(rows)
     assert cpu_whole >= sum(int(figures.split()[1]) for figures in rows.values()) - len(rows)
+
+
+def test_ab_compares_two_versions_pair_by_pair():
+    """bench.ab: each figure's median for both versions, the change, and the pairs where the change is lower."""
+    runs = [({"cpu": 10.0, "flow": 50.0}, {"cpu": 8.0, "flow": 52.0}),
+            ({"cpu": 14.0, "flow": 40.0}, {"cpu": 11.0, "flow": 38.0}),
+            ({"cpu": 12.0, "flow": 45.0}, {"cpu": 12.5, "flow": 44.0})]
+    table = ab.compare(runs)
+    assert table["cpu"][:2] == (12.0, 11.0) and round(table["cpu"][2], 1) == -8.3 and table["cpu"][3:] == (2, 3)
+    assert table["flow"][:2] == (45.0, 44.0) and table["flow"][3:] == (2, 3)
+    lines = ab.report(table, "base-rev", "new-rev").splitlines()
+    assert lines[1].split() == ["cpu", "12.0", "11.0", "-8", "%", "2/3", "pairs"]
+
+
+def test_ab_refuses_a_flow_cost_without_its_cpu_column(monkeypatch, tmp_path):
+    """An older bench.flow_cost (no CPU column) stops the comparison with a clear message."""
+    monkeypatch.setattr(ab, "run_in", lambda worktree, args: "the whole flow                     15204\n")
+    with pytest.raises(SystemExit, match="no CPU column"):
+        ab.flow_cost_cpu(tmp_path, 2)
+    monkeypatch.setattr(ab, "run_in", lambda worktree, args: "the whole flow                     15204   15216\n")
+    assert ab.flow_cost_cpu(tmp_path, 2) == 15.216
 
 
 def test_push_cost_reports_statements_and_commits(capsys):
