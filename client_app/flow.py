@@ -223,45 +223,54 @@ def _message(number, kind, headers, body, from_host, to_host, method=None, url=N
 
 
 def _add(login, *messages):
-    """Keep a login's messages for store_recorded, which stores them as the request ends."""
-    g.setdefault("recorded", []).extend({**message, "login_id": login.id} for message in messages)
-    if not has_request_context():
-        store_recorded()  # no request to end (a script, a test): store them now
+    """Keep a login's messages until the request ends (store_recorded); outside a request, store them now."""
+    rows = [{**message, "login_id": login.id} for message in messages]
+    if has_request_context():
+        g.setdefault("recorded", []).extend(rows)
+    else:
+        _store(rows)  # a script or a test: no request to end
 
 
 def store_recorded(error=None):
-    """teardown_request: store the messages this request recorded (the first one of each step wins).
+    """teardown_request: store the messages this request recorded, in one transaction.
 
-    One INSERT and one commit for the whole request, however many steps it took. At
-    the request's end, even one that failed: the flows that fail are the ones most
-    worth inspecting. Only for a login that is saved: a push the AS refused saves
-    none, and a login deleted during the request (logged out, expired) keeps nothing.
+    At the request's end, even one that failed: the flows that fail are the ones most
+    worth inspecting. The request's own writes were committed by its own code;
+    whatever it left uncommitted (a failed request's half-done work) is dropped first,
+    never stored with the messages.
     """
     pending = g.pop("recorded", [])
-    if not pending:
-        return
+    if pending:
+        _store(pending, drop_uncommitted=True)
+
+
+def _store(rows, drop_uncommitted=False):
+    """Store messages (the first one of each step wins) for logins that are saved.
+
+    One INSERT and one commit, however many steps. A push the AS refused saves no
+    login, and a login deleted meanwhile (logged out, expired) keeps nothing.
+    """
     by_login = {}
-    for message in pending:
-        by_login.setdefault(message["login_id"], []).append(message)
+    for row in rows:
+        by_login.setdefault(row["login_id"], []).append(row)
     try:
-        # The request's own writes were committed by its own code; whatever it left
-        # uncommitted (a failed request's half-done work) is dropped, not stored here.
-        db.session.rollback()
+        if drop_uncommitted:
+            db.session.rollback()
         new = []
-        for login_id, messages_of_login in by_login.items():
-            rows = db.session.execute(LOGIN_AND_ITS_STEPS, {"login_id": login_id}).all()
-            if not rows:
+        for login_id, rows_of_login in by_login.items():
+            found = db.session.execute(LOGIN_AND_ITS_STEPS, {"login_id": login_id}).all()
+            if not found:
                 continue  # no such login
-            taken = {row.step for row in rows}
-            for message in messages_of_login:
-                if message["step"] not in taken:
-                    taken.add(message["step"])
-                    new.append(message)
+            taken = {row.step for row in found}
+            for row in rows_of_login:
+                if row["step"] not in taken:
+                    taken.add(row["step"])
+                    new.append(row)
         if new:
             db.session.execute(ADD_MESSAGE, new)
         db.session.commit()
     except Exception:  # noqa: BLE001 (deliberately broad: the inspector must never break a login)
-        # Nothing to undo by hand: Flask-SQLAlchemy ends this session after the request.
+        # Nothing to undo by hand: Flask-SQLAlchemy ends the session with its app context.
         log.warning("inspector: messages of this request not recorded", exc_info=True)
 
 

@@ -1,6 +1,7 @@
 """flow.py: the one definition of the seed's twelve arrows, and the recorder of a login's messages."""
 
 import pytest
+from flask import Response
 from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from client_app.flow import forget_old_logins
 from client_app.flow import messages
 from client_app.flow import party
 from client_app.flow import record_received
+from client_app.flow import record_sent
 from client_app.flow import step
 from client_app import oauth_client
 from client_app.models import LoginSession
@@ -368,6 +370,18 @@ def test_long_bodies_are_cut(app):
         record_received(db.session.get(LoginSession, "l1"), 1)
     with app.app_context():  # stored as the request ended
         assert len(messages("l1")[1].body) == MAX_BODY_CHARS
+
+
+def test_outside_a_request_a_message_is_stored_at_once(app):
+    """A script (no request to end) records step 4: it is in the database straight away."""
+    with app.app_context():
+        login = LoginSession(id="l2", flow_id="f2")
+        db.session.add(login)
+        db.session.commit()
+        record_sent(login, 4, Response(status=303, headers={"Location": "http://as.test/authorize"}))
+        found = messages("l2")
+        assert dict(found[4].headers)["Location"] == "http://as.test/authorize"
+        assert found[4].to_host == "browser"
 
 
 @pytest.mark.parametrize("number", [1, 7])
