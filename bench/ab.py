@@ -84,9 +84,9 @@ def compare(runs):
 
 def report(table, base, changed):
     """The comparison as lines of text."""
-    lines = [f"{'figure (median over pairs)':32s} {base[:10]:>10s} {changed[:10]:>10s} {'change':>8s}  lower in"]
+    lines = [f"{'figure (median over pairs)':32s} {base[:16]:>16s} {changed[:16]:>16s} {'change':>8s}  lower in"]
     for figure, (before, after, change, lower, pairs) in table.items():
-        lines.append(f"{figure:32s} {before:10.1f} {after:10.1f} {change:+7.0f} %  {lower}/{pairs} pairs")
+        lines.append(f"{figure:32s} {before:16.1f} {after:16.1f} {change:+7.0f} %  {lower}/{pairs} pairs")
     return "\n".join(lines)
 
 
