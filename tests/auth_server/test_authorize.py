@@ -114,6 +114,17 @@ def test_slow_typist_still_logs_in_after_expires_in(flow, monkeypatch):
     assert "code" in query(response.location)
 
 
+def test_a_login_left_past_its_lifetime_is_over(flow, monkeypatch, app):
+    """A login in progress lasts INTERACTION_EXPIRES_IN: after it, its pages are gone, even in its own browser."""
+    login_url = flow.authorize(flow.request_uri()).location
+    assert flow.client.get(login_url).status_code == 200
+    later = time.time() + app.config["INTERACTION_EXPIRES_IN"] + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    page = flow.client.get(login_url)
+    assert page.status_code == 400
+    assert "no longer valid" in page.text
+
+
 def test_request_uri_pushed_by_another_client_is_refused(client, flow):
     """§4: the request_uri is bound to the client that pushed it."""
     pushed = client.post("/oauth/par", data={
