@@ -6,8 +6,9 @@ The auth server runs in this process (Flask's test client plays the browser and 
 client, no HTTP, no gunicorn) on a SQLite file, with the limits lifted. The password
 check is left out (Argon2id, about 20-30 ms, is measured apart in `make bench`), so
 the figures are the protocol's own work at each step of the flow. The CPU column is
-this process's CPU time: on a shared machine it moves far less than the wall clock,
-so it is the one to compare two versions by (bench/ab.py does, in alternating runs).
+this process's CPU time: on a shared machine it leaves out the time the process
+waited, so it is the one to compare two versions by (bench/ab.py does, in
+alternating runs).
 """
 
 import base64

@@ -200,7 +200,7 @@ def messages(login_id):
     return found
 
 
-# The recorder's two statements, built once (they run at the end of every step).
+# The recorder's two statements, built once (they run at the end of every request that recorded a message).
 # Core, not ORM objects: nothing reads the messages back in this request.
 logins, trace_messages = LoginSession.__table__, TraceMessage.__table__
 # A saved login's recorded steps: a row per step, or one row with step None if it has
@@ -223,12 +223,16 @@ def _message(number, kind, headers, body, from_host, to_host, method=None, url=N
 
 
 def _add(login, *messages):
-    """Keep a login's messages until the request ends (store_recorded); outside a request, store them now."""
+    """Keep a login's messages until the request ends (store_recorded).
+
+    Outside a request (a script, a test) they are stored at once, and the commit that
+    stores them commits whatever else the caller has pending, as a commit does.
+    """
     rows = [{**message, "login_id": login.id} for message in messages]
     if has_request_context():
         g.setdefault("recorded", []).extend(rows)
     else:
-        _store(rows)  # a script or a test: no request to end
+        _store(rows)
 
 
 def store_recorded(error=None):
@@ -270,7 +274,8 @@ def _store(rows, drop_uncommitted=False):
             db.session.execute(ADD_MESSAGE, new)
         db.session.commit()
     except Exception:  # noqa: BLE001 (deliberately broad: the inspector must never break a login)
-        # Nothing to undo by hand: Flask-SQLAlchemy ends the session with its app context.
+        # Nothing to undo by hand in a request: Flask-SQLAlchemy ends its session right
+        # after. (A script that goes on after this must roll back before its next query.)
         log.warning("inspector: messages of this request not recorded", exc_info=True)
 
 

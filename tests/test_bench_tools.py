@@ -1,8 +1,10 @@
 """The benchmark's tools run and say what they measured: the in-process cost tools of
 docs/benchmark.md, and `make bench`'s browser against the stack and the flow's floors."""
 
+import os
 import re
 import secrets
+import time
 from urllib.parse import parse_qs
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -51,6 +53,22 @@ def test_ab_refuses_a_flow_cost_without_its_cpu_column(monkeypatch, tmp_path):
         ab.flow_cost_cpu(tmp_path, 2)
     monkeypatch.setattr(ab, "run_in", lambda worktree, args: "the whole flow                     15204   15216\n")
     assert ab.flow_cost_cpu(tmp_path, 2) == 15.216
+
+
+def test_ab_leaves_no_process_of_a_run_behind(tmp_path):
+    """A run's own children (gunicorn, in bench.ab's use) go with it, even those it never stopped."""
+    # Its output goes to a file, as bench.run's services' does (not to the run's pipe).
+    leaves_a_child = ("import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', 'import time; "
+                      "time.sleep(60)'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)")
+    pid = int(ab.run_in(tmp_path, ["-c", leaves_a_child]))
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"process {pid} outlived its run")
 
 
 def test_push_cost_reports_statements_and_commits(capsys):
