@@ -108,10 +108,10 @@ def report(table, base, changed):
     return "\n".join(lines)
 
 
-def git(*args):
-    """Run git in this checkout; SystemExit with git's own message if it fails."""
+def git(*args, check=True):
+    """Run git in this checkout; unless check is off, SystemExit with git's own message if it fails."""
     done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         raise SystemExit(f"git {' '.join(args)}: {done.stderr.strip()}")
 
 
@@ -134,11 +134,9 @@ def main():
             git("worktree", "add", "--detach", str(changed), options.changed)
             runs = []
             for number in range(1, options.pairs + 1):
-                if number % 2:
-                    pair = (measure(base, options.flows), measure(changed, options.flows))
-                else:
-                    changed_first = measure(changed, options.flows)
-                    pair = (measure(base, options.flows), changed_first)
+                order = (base, changed) if number % 2 else (changed, base)
+                figures = {worktree: measure(worktree, options.flows) for worktree in order}
+                pair = (figures[base], figures[changed])
                 runs.append(pair)
                 print(f"pair {number}: " + "; ".join(
                     f"{figure} {pair[0][figure]:.1f} -> {pair[1][figure]:.1f}" for figure in pair[0]), flush=True)
@@ -146,9 +144,8 @@ def main():
             print(report(compare(runs), options.base, options.changed))
         finally:
             for worktree in (base, changed):
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
-                               capture_output=True)
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True)
+                git("worktree", "remove", "--force", str(worktree), check=False)
+            git("worktree", "prune", check=False)
 
 
 if __name__ == "__main__":
