@@ -131,10 +131,23 @@ def children(pid):
     return found
 
 
+# A gunicorn app factory ("module:function") every app is started through, given the
+# app's own module and factory names; bench.request_cpu sets it to measure each request.
+APP_WRAPPER = None
+
+
+def app_spec(app):
+    """The app to hand gunicorn: "module:factory()" as it is, or through APP_WRAPPER."""
+    if APP_WRAPPER is None:
+        return app
+    module, factory = app.removesuffix("()").split(":")
+    return f"{APP_WRAPPER}({module!r}, {factory!r})"
+
+
 def gunicorn(name, app, env, workdir, health, conf=None):
     """A service under its own gunicorn.conf.py (or another service's, for the floors)."""
     conf = conf or name
-    command = [GUNICORN, "-c", f"{conf}/gunicorn.conf.py", app]
+    command = [GUNICORN, "-c", f"{conf}/gunicorn.conf.py", app_spec(app)]
     return Service(name, command, {"PORT": str(free_port()), "WEB_CONCURRENCY": "2", **env}, workdir, health)
 
 
@@ -492,7 +505,7 @@ def start_floor_stack(workdir, kind="empty"):
     try:
         for name, path in health.items():
             floor[name] = Service(f"{prefix}_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py",
-                                                       f"{module}:{prefix}_{name}()"],
+                                                       app_spec(f"{module}:{prefix}_{name}()")],
                                   {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", "FLOOR_DB_DIR": str(workdir),
                                    **urls}, workdir, path)
     except BaseException:

@@ -16,6 +16,7 @@ from bench import ab
 from bench import flow_cost
 from bench import lean
 from bench import push_cost
+from bench import request_cpu
 from bench import run
 
 
@@ -179,3 +180,18 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
     finally:
         for service in floor.values():
             service.stop()
+
+
+def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors(capsys):
+    """bench.request_cpu: every request of the flow, on the stack and both floors, with the
+    CPU its service spent on it; the stack's login POST checks a password, the floors' do not."""
+    request_cpu.main(2)
+    out = capsys.readouterr().out
+    rows = {line[:40].strip(): line[40:].split() for line in out.splitlines()[1:]}
+    labels = [service.split("_")[0] + " " + label for service, _, label in request_cpu.STEPS]
+    assert list(rows) == labels + ["a flow without the password check"]
+    for label, figures in rows.items():
+        assert len(figures) == len(request_cpu.KINDS) and all(int(figure) > 0 for figure in figures), label
+    stack, lean, empty = map(int, rows["auth login POST (password check)"])
+    assert stack > 10 * max(lean, empty)  # Argon2id, tens of ms
+    assert run.APP_WRAPPER is None  # the bench's other runs start the apps as they are

@@ -1,0 +1,130 @@
+"""What each request of a flow costs each service in CPU, under gunicorn: the stack beside its floors.
+
+    .venv/bin/python -m bench.request_cpu [flows]
+
+Starts the stack as `make bench` does, then the lean floor and the empty one
+(bench/lean.py, bench/apps.py), each app wrapped in a small WSGI middleware that
+reads the worker's CPU time (`time.process_time`) before and after the app answers,
+plays `flows` full flows through each (default 60), and prints the median CPU of each
+request in µs. It counts only the app's own work, not gunicorn's reading and
+writing the socket, and, unlike a sampling profiler, never the time a process waits:
+on two cores a sampler also counts a process that is ready but has lost its CPU to the
+one it just woke (the server it sent a request to), as if it were working.
+"""
+
+import importlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench import run
+
+# The flow's requests in order, each named by its service and what it does. A path's
+# ids (a login's) are dropped, and the floors' shorter paths (/par, /login/<id>) match.
+STEPS = (
+    ("client_app", "GET /", "GET /"),
+    ("client_app", "POST /login", "POST /login (with the push)"),
+    ("auth_server", "POST par", "push"),
+    ("auth_server", "GET authorize", "GET /authorize"),
+    ("auth_server", "GET login", "login page"),
+    ("auth_server", "POST login", "login POST (password check)"),
+    ("auth_server", "GET consent", "consent page"),
+    ("auth_server", "POST consent", "consent POST (the code)"),
+    ("client_app", "GET /callback", "GET /callback (with the tokens)"),
+    ("auth_server", "POST token", "token"),
+    ("client_app", "GET /notes", "GET /notes (with the API call)"),
+    ("notes_api", "GET /api/notes", "the API call"),
+)
+KINDS = ("stack", "lean", "empty")
+
+
+def step_key(service, method, path):
+    """The request's key in STEPS: the client's and the API's paths as they are, the AS's last word."""
+    if service == "auth_server":
+        words = [word for word in path.split("/") if word and word != "oauth" and word != "interaction"]
+        named = [word for word in words if word in ("par", "authorize", "login", "consent", "token")]
+        return f"{method} {named[-1] if named else path}"
+    return f"{method} {path}"
+
+
+def wrapped(module, factory):
+    """A gunicorn app factory: `module.factory()`, each request's CPU appended to a file per worker."""
+    app = getattr(importlib.import_module(module), factory)()
+    service = next(name for name in ("auth_server", "client_app", "notes_api") if name in module + factory)
+    folder = Path(os.environ["REQUEST_CPU_DIR"])
+    files = {}
+
+    def middleware(environ, start_response):
+        started = time.process_time()
+        body = b"".join(app(environ, start_response))  # the app's whole answer, its teardown included
+        cpu_us = (time.process_time() - started) * 1e6
+        if os.getpid() not in files:  # a file per worker, opened after the fork
+            files[os.getpid()] = open(folder / f"{service}-{os.getpid()}.txt", "a", buffering=1)
+        files[os.getpid()].write(f"{service}\t{environ['REQUEST_METHOD']}\t{environ['PATH_INFO']}\t{cpu_us:.0f}\n")
+        return [body]
+
+    return middleware
+
+
+def measure(kind, flows, folder):
+    """Play `flows` flows through one kind of stack; the median CPU µs of each step."""
+    records = folder / "records"
+    shutil.rmtree(records, ignore_errors=True)
+    records.mkdir()
+    os.environ["REQUEST_CPU_DIR"] = str(records)
+    run.APP_WRAPPER = "bench.request_cpu:wrapped"
+    stack = run.start_stack(folder, rate_limit=10**9) if kind == "stack" else run.start_floor_stack(folder, kind)
+    try:
+        for _ in range(5):  # warm-up: connections, caches, keys
+            run.full_flow(stack)
+        for file in records.iterdir():
+            file.write_text("")
+        for _ in range(flows):
+            run.full_flow(stack)
+    finally:
+        for service in stack.values():
+            service.stop()
+        run.APP_WRAPPER = None
+    costs = defaultdict(list)
+    for file in records.iterdir():
+        for line in file.read_text().splitlines():
+            service, method, path, cpu_us = line.split("\t")
+            costs[(service, step_key(service, method, path))].append(int(cpu_us))
+    return {key: statistics.median(values) for key, values in costs.items() if len(values) >= flows / 2}
+
+
+def report(medians):
+    """The table: a row per step, a column per kind, and the flow's total without the password check."""
+    lines = [f"{'request (CPU µs, median)':40s}" + "".join(f"{kind:>9s}" for kind in medians)]
+    totals = dict.fromkeys(medians, 0)
+    for service, key, label in STEPS:
+        row = []
+        for kind, found in medians.items():
+            value = found.get((service, key))
+            row.append(f"{value:9.0f}" if value is not None else f"{'-':>9s}")
+            if value is not None and key != "POST login":
+                totals[kind] += value
+        lines.append(f"{service.split('_')[0] + ' ' + label:40s}" + "".join(row))
+    lines.append(f"{'a flow without the password check':40s}" + "".join(f"{total:9.0f}" for total in totals.values()))
+    return "\n".join(lines)
+
+
+def main(flows):
+    folder = Path(tempfile.mkdtemp(prefix="parlab-request-cpu-"))
+    try:
+        medians = {}
+        for kind in KINDS:
+            (folder / kind).mkdir()
+            medians[kind] = measure(kind, flows, folder / kind)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(report(medians))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
