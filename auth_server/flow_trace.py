@@ -147,7 +147,7 @@ def _start_trace_statement(dialect):
 ADD_EVENT = {key: _add_event_statement(key) for key in ("interaction_id", "request_uri", "code_hash")}
 START_TRACE = per_database(_start_trace_statement)
 # Step 7: the code's hash, by which the token request (step 9) finds its flow.
-SET_CODE_HASH = {key: db.update(FlowTrace).where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
+SET_CODE_HASH = {key: FlowTrace.__table__.update().where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
                  for key in ("interaction_id", "request_uri")}
 
 
