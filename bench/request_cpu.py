@@ -78,7 +78,10 @@ def measure(kind, flows, folder):
     records.mkdir()
     os.environ["REQUEST_CPU_DIR"] = str(records)
     run.APP_WRAPPER = "bench.request_cpu:wrapped"
-    stack = run.start_stack(folder, rate_limit=10**9) if kind == "stack" else run.start_floor_stack(folder, kind)
+    try:
+        stack = run.start_stack(folder, rate_limit=10**9) if kind == "stack" else run.start_floor_stack(folder, kind)
+    finally:
+        run.APP_WRAPPER = None  # whatever else this process starts, it starts as it is
     try:
         for _ in range(5):  # warm-up: connections, caches, keys
             run.full_flow(stack)
@@ -89,7 +92,6 @@ def measure(kind, flows, folder):
     finally:
         for service in stack.values():
             service.stop()
-        run.APP_WRAPPER = None
     costs = defaultdict(list)
     for file in records.iterdir():
         for line in file.read_text().splitlines():
