@@ -118,17 +118,18 @@ class FlowEvent(db.Model):
 # no row added.
 def _trace_of(key):
     """The condition that picks a flow's trace by one of the keys a request carries."""
+    traces, logins = FlowTrace.__table__.c, Interaction.__table__.c
     if key == "interaction_id":  # steps 5-7: the login's request_uri names the flow
-        return FlowTrace.request_uri == db.select(Interaction.request_uri).where(
-            Interaction.id == bindparam("interaction_id")).scalar_subquery()
+        return traces.request_uri == db.select(logins.request_uri).where(
+            logins.id == bindparam("interaction_id")).scalar_subquery()
     if key == "request_uri":  # step 4
-        return FlowTrace.request_uri == bindparam("request_uri")
-    return FlowTrace.code_hash == bindparam("code_hash")  # step 9: only the code's hash is kept
+        return traces.request_uri == bindparam("request_uri")
+    return traces.code_hash == bindparam("code_hash")  # step 9: only the code's hash is kept
 
 
 def _add_event_statement(key):
     """INSERT INTO flow_event (...) SELECT the trace's id and the event's values."""
-    event = db.select(FlowTrace.id, bindparam("kind", type_=String), bindparam("data", type_=JSON),
+    event = db.select(FlowTrace.__table__.c.id, bindparam("kind", type_=String), bindparam("data", type_=JSON),
                       bindparam("at", type_=Integer)).where(_trace_of(key))
     return FlowEvent.__table__.insert().from_select(["trace_id", "kind", "data", "at"], event)
 

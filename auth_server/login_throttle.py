@@ -126,9 +126,9 @@ def record_success(username):
 
 
 # The statements every sign-in runs, built once: building one costs more than running it.
-LOCKED_UNTIL = db.select(db.func.max(LoginThrottle.locked_until)).where(db.or_(
-    db.and_(LoginThrottle.kind == "username", LoginThrottle.key == bindparam("username_key")),
-    db.and_(LoginThrottle.kind == "address", LoginThrottle.key == bindparam("address_key"))))
+throttles = LoginThrottle.__table__
+LOCKED_UNTIL = db.select(db.func.max(throttles.c.locked_until)).where(db.or_(
+    db.and_(throttles.c.kind == "username", throttles.c.key == bindparam("username_key")),
+    db.and_(throttles.c.kind == "address", throttles.c.key == bindparam("address_key"))))
 USER_NAMED = db.select(User).where(User.username == bindparam("username"))
-FORGET_USERNAME = LoginThrottle.__table__.delete().where(
-    LoginThrottle.__table__.c.kind == "username", LoginThrottle.__table__.c.key == bindparam("username_key"))
+FORGET_USERNAME = throttles.delete().where(throttles.c.kind == "username", throttles.c.key == bindparam("username_key"))

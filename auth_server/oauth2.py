@@ -264,8 +264,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 # Built once, not on every request: building a statement costs more than running it.
 # OIDC Core §15.5.2: a nonce this client used before (an index answers it).
-NONCE_USED = db.select(AuthorizationCode.id).where(
-    AuthorizationCode.client_id == bindparam("client_id"), AuthorizationCode.nonce == bindparam("nonce")).limit(1)
+codes = AuthorizationCode.__table__
+NONCE_USED = db.select(codes.c.id).where(codes.c.client_id == bindparam("client_id"),
+                                         codes.c.nonce == bindparam("nonce")).limit(1)
 # RFC 6749 §4.1.2: a code is used once; one UPDATE checks and marks it, so two
 # workers racing with the same code cannot both win. The winner gets the code's row
 # back from the same statement (RETURNING); the session holds no copy to refresh.
