@@ -243,11 +243,19 @@ def back_channel():
     time), and never shared by two forked gunicorn workers; a server that keeps
     connections open (gunicorn's sync workers do not) gets them reused. It keeps no
     cookies: a cookie a server sets on one user's call must never ride on the next user's.
+
+    It reads nothing from the environment on each call (requests' trust_env): no proxy,
+    and no ~/.netrc, whose entry for the API's host would replace the bearer token
+    (requests sends netrc credentials on any call made without auth=). Reading them
+    cost about 0.15 ms a call. A private CA for an https AS is still honoured, read once
+    from REQUESTS_CA_BUNDLE.
     """
     pid = os.getpid()
     if _back_channel.get("pid") != pid:
         session = requests.Session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # accept none
+        session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
         _back_channel.update(pid=pid, session=session)
     return _back_channel["session"]
 

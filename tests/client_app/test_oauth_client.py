@@ -170,6 +170,28 @@ class TestBackChannelSession:
         monkeypatch.setattr(oauth_client.os, "getpid", lambda: -1)  # a forked worker
         assert oauth_client.back_channel() is not first
 
+    def test_a_netrc_entry_never_replaces_the_bearer_token(self, flow, notes_api, tmp_path, monkeypatch):
+        """requests adds ~/.netrc credentials to a call made without auth=, over its own
+        Authorization header: the back channel reads nothing from the environment."""
+        netrc = tmp_path / "netrc"
+        netrc.write_text("machine notes-api.test login someone password their-password\n"
+                         "machine as.test login someone password their-password\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        flow.complete()
+        assert flow.client.get("/notes").status_code == 200
+        assert notes_api.bearer_tokens() == ["Bearer access-token-1"]
+
+    def test_a_private_ca_bundle_is_still_honoured(self, monkeypatch):
+        """An https AS with its own CA: REQUESTS_CA_BUNDLE, read once per process."""
+        from client_app import oauth_client
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+        monkeypatch.setattr(oauth_client.os, "getpid", lambda: -2)  # a new process
+        assert oauth_client.back_channel().verify == "/etc/ssl/private-ca.pem"
+        monkeypatch.setattr(oauth_client.os, "getpid", lambda: -3)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        assert oauth_client.back_channel().verify is True
+
     def test_a_cookie_from_one_call_never_rides_on_the_next(self, flow, http):
         """A server's Set-Cookie on one user's back-channel call is not sent on any later call."""
         import responses
