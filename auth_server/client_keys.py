@@ -7,6 +7,7 @@ client that rotates its keys is heard within minutes.
 """
 
 import logging
+import os
 
 import requests
 from flask import current_app
@@ -33,10 +34,23 @@ def internal_url(url):
     return url
 
 
+def http_get(url, timeout):
+    """GET with nothing from the environment (requests' trust_env off).
+
+    The URL is one a client registered: this server's own ~/.netrc credentials must
+    never go to it (requests adds them to a call made without auth=), nor a proxy's
+    route. A private CA is still honoured (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE).
+    """
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        return http.get(url, timeout=timeout)
+
+
 def fetch_jwks(url):
     """GET a JWK Set (RFC 7517 §5) over the back channel, with a timeout."""
     try:
-        response = requests.get(internal_url(url), timeout=current_app.config["CLIENT_JWKS_TIMEOUT"])
+        response = http_get(internal_url(url), timeout=current_app.config["CLIENT_JWKS_TIMEOUT"])
         response.raise_for_status()
         jwks = response.json()
     except (requests.RequestException, ValueError) as error:

@@ -247,15 +247,16 @@ def back_channel():
     It reads nothing from the environment on each call (requests' trust_env): no proxy,
     and no ~/.netrc, whose entry for the API's host would replace the bearer token
     (requests sends netrc credentials on any call made without auth=). Reading them
-    cost about 0.15 ms a call. A private CA for an https AS is still honoured, read once
-    from REQUESTS_CA_BUNDLE.
+    cost about 0.15 ms a call. A private CA (an https AS or notes API) is still honoured,
+    read once from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, as requests would. No proxy:
+    the back channel goes straight to the AS and the API.
     """
     pid = os.getpid()
     if _back_channel.get("pid") != pid:
         session = requests.Session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # accept none
         session.trust_env = False
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         _back_channel.update(pid=pid, session=session)
     return _back_channel["session"]
 

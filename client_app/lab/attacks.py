@@ -30,7 +30,6 @@ from typing import Callable
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
-import requests
 from joserfc.jwk import RSAKey
 
 from ..oauth_client import REQUEST_URI_PREFIX
@@ -49,6 +48,7 @@ from .kit import callback_params
 from .kit import code_from
 from .kit import csrf_token
 from .kit import exchange_code
+from .kit import http_session
 from .kit import finish_sign_in
 from .kit import login_form
 from .kit import observed
@@ -141,7 +141,7 @@ def scope_tampering(run):
     added = ["write:notes", "offline_access"]
     pushed = push(run, scope=pushed_scope)
     url = authorize_url(run, pushed.request_uri, scope=" ".join([pushed_scope, *added]))
-    with requests.Session() as browser:
+    with http_session() as browser:
         arrival = tampered_arrival(run, browser, url, "Step 4, with scope added to the URL")
         if arrival is None:
             return
@@ -165,7 +165,7 @@ def redirect_uri_tampering(run):
     """Change the redirect URI in the URL; the code must still go to the pushed one."""
     pushed = push(run)
     url = authorize_url(run, pushed.request_uri, redirect_uri=ATTACKER_REDIRECT_URI)
-    with requests.Session() as browser:
+    with http_session() as browser:
         arrival = tampered_arrival(run, browser, url, "Step 4, with redirect_uri added to the URL")
         if arrival is None:
             return
@@ -187,10 +187,10 @@ def request_uri_replay(run):
     """Use a request_uri in one browser, then again in another."""
     pushed = push(run)
     url = authorize_url(run, pushed.request_uri)
-    with requests.Session() as first:
+    with http_session() as first:
         arrival = run.send("GET", url, "The first browser uses the request_uri", browser=first)
         run.require(arrival, (302, 303), "The first use of the request_uri")
-    with requests.Session() as second:
+    with http_session() as second:
         replay = run.send("GET", url, "A second browser replays it", browser=second)
     run.expect_error(replay, 400, "invalid_request_uri")
 
@@ -210,7 +210,7 @@ def request_uri_expired(run):
                           "authorization server with a request_uri lifetime of 1-2 s).")
     # Whole seconds: a request_uri pushed at 10.9 s with expires_in 2 is refused from 13 s on.
     run.wait(pushed.expires_in + 1, f"expires_in ({pushed.expires_in} s) + 1")
-    with requests.Session() as browser:
+    with http_session() as browser:
         late = run.send("GET", authorize_url(run, pushed.request_uri),
                         "The browser arrives too late", browser=browser)
     run.expect_error(late, 400, "invalid_request_uri")
@@ -224,7 +224,7 @@ def request_uri_expired(run):
 def request_uri_other_client(run):
     """Present this client's request_uri under another client's id."""
     pushed = push(run)
-    with requests.Session() as browser:
+    with http_session() as browser:
         stolen = run.send("GET", authorize_url(run, pushed.request_uri, client_id=OTHER_CLIENT_ID),
                           f"/authorize with client_id={OTHER_CLIENT_ID}", browser=browser)
     run.expect_error(stolen, 400, "invalid_request_uri")
@@ -452,10 +452,10 @@ def client_login(run, browser, username_note):
         needs=("auth_server", "client_app"))
 def callback_csrf(run):
     """Login CSRF: plant the attacker's authorization response in the victim's browser."""
-    with requests.Session() as attacker:
+    with http_session() as attacker:
         callback = client_login(run, attacker, "The attacker keeps the callback URL instead of "
                                 "following it.")
-    with requests.Session() as victim:
+    with http_session() as victim:
         response = run.send("GET", callback, "The victim's browser opens the attacker's callback",
                             browser=victim)
     run.expect_page(response, 400)
@@ -468,7 +468,7 @@ def callback_csrf(run):
         "The client refuses with a 400 page.", needs=("auth_server", "client_app"))
 def mix_up(run):
     """The authorization response claims to come from another issuer."""
-    with requests.Session() as browser:
+    with http_session() as browser:
         callback = client_login(run, browser, "Before the browser follows the redirect, iss is "
                                 "changed to another issuer.")
         params = callback_params(callback)
@@ -491,7 +491,7 @@ def plain_authorization_request(run):
     """The classic front-channel request, for a client that must use PAR."""
     form, _ = push_form(run.target)
     endpoint = run.target.metadata()["authorization_endpoint"]
-    with requests.Session() as browser:
+    with http_session() as browser:
         response = run.send("GET", endpoint, "/authorize with every parameter in the URL",
                             browser=browser, params={"client_id": run.target.client_id, **form})
     run.expect_error(response, 400, "invalid_request")
@@ -528,7 +528,7 @@ def password_brute_force(run):
     guesses = 0
     for number in range(1, BRUTE_FORCE_LOGINS + 1):
         pushed = push(run, title=f"Login {number}: push", record=number == 1)
-        with requests.Session() as browser:
+        with http_session() as browser:
             arrival = run.send("GET", authorize_url(run, pushed.request_uri), browser=browser, record=False)
             login_url, page = login_form(run, browser, arrival)
             for _ in range(GUESSES_PER_LOGIN):
@@ -602,7 +602,7 @@ def forged_callback(run):
     """Plant a made-up authorization response in the victim's flow record."""
     base = run.target.client_base
     planted = "Your account was closed: call +1 555 0100"
-    with requests.Session() as victim:
+    with http_session() as victim:
         home = run.send("GET", base + "/", browser=victim, record=False)
         run.require(home, (200,), "Opening the client's home page")
         started = run.send("POST", base + "/login", "The victim clicks 'Log in'", browser=victim,

@@ -14,6 +14,7 @@ The attacks themselves are in attacks.py. Everything here is shared by them:
 
 import html
 import json
+import os
 import re
 import secrets
 import time
@@ -68,6 +69,19 @@ SERVICE_NAMES = {
     "client_app": "the notes client (client_app)",
     "notes_api": "the Notes API (notes_api)",
 }
+
+
+def http_session():
+    """A requests session for the lab: a browser of its own (cookies), or the lab's client.
+
+    Like the client's back channel, it reads nothing from the environment: a ~/.netrc
+    entry would put a password in place of an attack's own Authorization header, and
+    the attack would be blocked for the wrong reason.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return session
 
 
 class CouldNotRun(Exception):
@@ -248,10 +262,13 @@ class Run:
         """Send one request (never following redirects); record it unless told not to."""
         url = self.target.reach(url)
         service = self.target.service_of(url)
-        sender = browser if browser is not None else requests
         try:
-            response = sender.request(method, url, timeout=self.target.timeout,
-                                      allow_redirects=False, **kwargs)
+            if browser is not None:
+                response = browser.request(method, url, timeout=self.target.timeout, allow_redirects=False, **kwargs)
+            else:
+                with http_session() as sender:
+                    response = sender.request(method, url, timeout=self.target.timeout,
+                                              allow_redirects=False, **kwargs)
         except requests.Timeout:
             raise Unreachable(service, url, f"no answer within {self.target.timeout:g} s") from None
         except requests.RequestException as e:
@@ -554,7 +571,7 @@ def code_from(location):
 def authorized_code(run, **overrides):
     """A push, then a browser sign-in: the Pushed request and a fresh authorization code."""
     pushed = push(run, **overrides)
-    with requests.Session() as browser:
+    with http_session() as browser:
         location = sign_in_and_allow(run, browser, authorize_url(run, pushed.request_uri))
     return pushed, code_from(location)
 

@@ -30,7 +30,6 @@ from urllib.parse import urlencode
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
-import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -61,7 +60,7 @@ from .kit import callback_params
 from .kit import code_from
 from .kit import csrf_token
 from .kit import error_code
-from .kit import observed
+from .kit import http_session
 from .kit import sign_in_and_allow
 
 log = logging.getLogger("client_app")
@@ -208,7 +207,7 @@ class LabClient:
 
     def authorize(self, request, url=None, setup=True):
         """Steps 4-7 in a fresh browser as the lab account: the code."""
-        with requests.Session() as browser:
+        with http_session() as browser:
             location = sign_in_and_allow(self.run, browser, url or self.authorization_url(request), setup=setup)
         return code_from(location)
 
@@ -295,7 +294,7 @@ def front_channel_tampering(run, lab):
 def request_in_history(run, lab):
     """Open the authorization URL, then read it as history and the access log keep it."""
     url = lab.authorization_url(lab.prepare())
-    with requests.Session() as browser:
+    with http_session() as browser:
         arrival = run.send("GET", url, "Step 4: the browser opens the URL (history and the AS's "
                            "access log keep it)", browser=browser)
     run.require(arrival, (302, 303), "Opening the authorization URL")
@@ -315,10 +314,10 @@ def request_in_history(run, lab):
 def request_replay(run, lab):
     """Use the request once, then replay it."""
     url = lab.authorization_url(lab.prepare())
-    with requests.Session() as first:
+    with http_session() as first:
         arrival = run.send("GET", url, "The user's browser opens the URL", browser=first, setup=True)
         run.require(arrival, (302, 303), "The first use")
-    with requests.Session() as second:
+    with http_session() as second:
         replay = run.send("GET", url, "Another browser opens the same URL", browser=second)
     if replay.status_code < 400:
         went_to = urljoin(replay.url, replay.headers.get("Location", ""))
@@ -430,7 +429,7 @@ def mix_up(run, lab):
     base = lab.target.client_base
     if lab.profile.name not in lab.config["PROFILES"]:
         raise CouldNotRun(f"This client does not offer the {lab.profile.name} profile (PROFILES).")
-    with requests.Session() as browser:
+    with http_session() as browser:
         home = run.send("GET", base + "/", browser=browser, record=False)
         run.require(home, (200,), "Opening the client's home page")
         started = run.send("POST", base + "/login", f"Log in at the client, profile {lab.profile.name}",

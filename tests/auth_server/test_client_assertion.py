@@ -8,6 +8,7 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
+from auth_server import client_keys as client_keys_module
 from auth_server import create_app
 from auth_server.config import Config
 from auth_server.models import UsedClientAssertion
@@ -150,7 +151,7 @@ def test_used_jtis_are_purged_after_they_expire(app, flow, client_keys, monkeypa
 
 
 class FakeResponse:
-    """What requests.get returns, for a JWKS served by the client app."""
+    """What client_keys.http_get returns, for a JWKS served by the client app."""
 
     def __init__(self, body, status=200):
         self.body, self.status_code = body, status
@@ -181,7 +182,7 @@ def test_keys_come_from_the_jwks_uri_by_the_internal_url_and_are_cached(uri_app,
         fetched.append((url, timeout))
         return FakeResponse(public_jwks(client_keys))
 
-    monkeypatch.setattr("auth_server.client_keys.requests.get", get)
+    monkeypatch.setattr("auth_server.client_keys.http_get", get)
     flow = Flow(uri_app.test_client())
     assert push(flow, jwt_auth(JWT_RP, client_keys["PS256"])).status_code == 201
     assert push(flow, jwt_auth(JWT_RP, client_keys["ES256"])).status_code == 201
@@ -195,7 +196,7 @@ def test_keys_come_from_the_jwks_uri_by_the_internal_url_and_are_cached(uri_app,
 @pytest.mark.parametrize("answer", [FakeResponse({}, 500), FakeResponse({"no": "keys"}), FakeResponse("nonsense")])
 def test_a_jwks_uri_that_fails_is_invalid_client_not_a_500(uri_app, client_keys, monkeypatch, answer):
     """A client whose keys cannot be had cannot authenticate."""
-    monkeypatch.setattr("auth_server.client_keys.requests.get", lambda url, timeout: answer)
+    monkeypatch.setattr("auth_server.client_keys.http_get", lambda url, timeout: answer)
     assert_refused(push(Flow(uri_app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])))
 
 
@@ -205,17 +206,31 @@ def test_an_unreachable_jwks_uri_is_invalid_client(uri_app, client_keys, monkeyp
     def get(url, timeout):
         raise requests.ConnectionError("refused")
 
-    monkeypatch.setattr("auth_server.client_keys.requests.get", get)
+    monkeypatch.setattr("auth_server.client_keys.http_get", get)
     assert_refused(push(Flow(uri_app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])))
 
 
 def test_a_new_jwks_uri_is_fetched_at_once(uri_app, test_config, client_keys, monkeypatch):
     """The cache is per jwks_uri: a client re-registered with another URL is not served the old keys."""
     fetched = []
-    monkeypatch.setattr("auth_server.client_keys.requests.get",
+    monkeypatch.setattr("auth_server.client_keys.http_get",
                         lambda url, timeout: fetched.append(url) or FakeResponse(public_jwks(client_keys)))
     assert push(Flow(uri_app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])).status_code == 201
     moved = [dict(client, jwks_uri="https://rp.example/keys") for client in uri_app.config["CLIENTS"]]
     app = create_app({**test_config, "CLIENTS": moved})  # same database: a restart with a new file
     assert push(Flow(app.test_client()), jwt_auth(JWT_RP, client_keys["PS256"])).status_code == 201
     assert fetched == ["http://client_app:3000/.well-known/jwks.json", "https://rp.example/keys"]
+
+
+def test_a_jwks_uri_never_gets_this_servers_netrc_credentials(tmp_path, monkeypatch):
+    """requests adds ~/.netrc credentials to a call made without auth=: the AS's own
+    must not go to a URL a client registered, so the fetch reads nothing from the environment."""
+    import responses
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine rp.example login as-operator password as-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with responses.RequestsMock() as http:
+        http.add(responses.GET, "https://rp.example/keys", json={"keys": []})
+        client_keys_module.http_get("https://rp.example/keys", timeout=1)
+        assert http.calls[0].request.headers.get("Authorization") is None

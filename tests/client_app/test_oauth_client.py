@@ -1,5 +1,6 @@
 """oauth_client.py: discovery (with the back-channel rewrite), caching, and the JWKS."""
 
+import base64
 from urllib.parse import urlsplit
 
 import pytest
@@ -170,7 +171,7 @@ class TestBackChannelSession:
         monkeypatch.setattr(oauth_client.os, "getpid", lambda: -1)  # a forked worker
         assert oauth_client.back_channel() is not first
 
-    def test_a_netrc_entry_never_replaces_the_bearer_token(self, flow, notes_api, tmp_path, monkeypatch):
+    def test_a_netrc_entry_never_replaces_the_bearer_token(self, flow, notes_api, http, tmp_path, monkeypatch):
         """requests adds ~/.netrc credentials to a call made without auth=, over its own
         Authorization header: the back channel reads nothing from the environment."""
         netrc = tmp_path / "netrc"
@@ -181,6 +182,10 @@ class TestBackChannelSession:
         flow.complete()
         assert flow.client.get("/notes").status_code == 200
         assert notes_api.bearer_tokens() == ["Bearer access-token-1"]
+        # Nor is it added to the AS calls (the push, the token request, discovery, JWKS).
+        netrc_basic = "Basic " + base64.b64encode(b"someone:their-password").decode()
+        sent = [call.request.headers.get("Authorization") for call in http.calls]
+        assert len(sent) >= 4 and netrc_basic not in sent
 
     def test_a_private_ca_bundle_is_still_honoured(self, monkeypatch):
         """An https AS with its own CA: REQUESTS_CA_BUNDLE, read once per process."""
@@ -190,6 +195,7 @@ class TestBackChannelSession:
         assert oauth_client.back_channel().verify == "/etc/ssl/private-ca.pem"
         monkeypatch.setattr(oauth_client.os, "getpid", lambda: -3)
         monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
         assert oauth_client.back_channel().verify is True
 
     def test_a_cookie_from_one_call_never_rides_on_the_next(self, flow, http):
