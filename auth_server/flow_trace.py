@@ -112,43 +112,46 @@ class FlowEvent(db.Model):
     at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-# The statements run for every watched request, built once: Core statements, as
-# nothing reads the rows back. A request's record is one INSERT ... SELECT that finds
-# its flow's trace and adds to it at once; no trace found (a flow without PAR, say),
-# no row added.
+# The statements run for every watched request, built once: Core statements on the
+# tables, as nothing reads the rows back. A request's record is one INSERT ... SELECT
+# that finds its flow's trace and adds to it at once; no trace found (a flow without
+# PAR, say), no row added.
+flow_traces, flow_events = FlowTrace.__table__, FlowEvent.__table__
+
+
 def _trace_of(key):
     """The condition that picks a flow's trace by one of the keys a request carries."""
-    traces, logins = FlowTrace.__table__.c, Interaction.__table__.c
     if key == "interaction_id":  # steps 5-7: the login's request_uri names the flow
-        return traces.request_uri == db.select(logins.request_uri).where(
-            logins.id == bindparam("interaction_id")).scalar_subquery()
+        logins = Interaction.__table__
+        return flow_traces.c.request_uri == db.select(logins.c.request_uri).where(
+            logins.c.id == bindparam("interaction_id")).scalar_subquery()
     if key == "request_uri":  # step 4
-        return traces.request_uri == bindparam("request_uri")
-    return traces.code_hash == bindparam("code_hash")  # step 9: only the code's hash is kept
+        return flow_traces.c.request_uri == bindparam("request_uri")
+    return flow_traces.c.code_hash == bindparam("code_hash")  # step 9: only the code's hash is kept
 
 
 def _add_event_statement(key):
     """INSERT INTO flow_event (...) SELECT the trace's id and the event's values."""
-    event = db.select(FlowTrace.__table__.c.id, bindparam("kind", type_=String), bindparam("data", type_=JSON),
+    event = db.select(flow_traces.c.id, bindparam("kind", type_=String), bindparam("data", type_=JSON),
                       bindparam("at", type_=Integer)).where(_trace_of(key))
-    return FlowEvent.__table__.insert().from_select(["trace_id", "kind", "data", "at"], event)
+    return flow_events.insert().from_select(["trace_id", "kind", "data", "at"], event)
 
 
 def _start_trace_statement(dialect):
     """Step 4: store a flow's trace from its pushed request, unless one is stored already."""
     pushed = PushedRequest.__table__.c
-    start = dialect.insert(FlowTrace.__table__).from_select(
+    start = dialect.insert(flow_traces).from_select(
         ["client_id", "request_uri", "created_at"],
         db.select(pushed.client_id, bindparam("request_uri", type_=String), pushed.created_at)
         .where(pushed.reference == bindparam("reference")))
     # Two browsers arriving at once with the same request_uri share one trace.
-    return start.on_conflict_do_nothing(index_elements=["request_uri"]).returning(FlowTrace.id)
+    return start.on_conflict_do_nothing(index_elements=["request_uri"]).returning(flow_traces.c.id)
 
 
 ADD_EVENT = {key: _add_event_statement(key) for key in ("interaction_id", "request_uri", "code_hash")}
 START_TRACE = per_database(_start_trace_statement)
 # Step 7: the code's hash, by which the token request (step 9) finds its flow.
-SET_CODE_HASH = {key: FlowTrace.__table__.update().where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
+SET_CODE_HASH = {key: flow_traces.update().where(_trace_of(key)).values(code_hash=bindparam("issued_code_hash"))
                  for key in ("interaction_id", "request_uri")}
 
 

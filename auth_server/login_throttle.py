@@ -126,6 +126,7 @@ def record_success(username):
 
 
 # The statements every sign-in runs, built once: building one costs more than running it.
+# Core on the table where no object is read back: an ORM SELECT costs more.
 throttles = LoginThrottle.__table__
 LOCKED_UNTIL = db.select(db.func.max(throttles.c.locked_until)).where(db.or_(
     db.and_(throttles.c.kind == "username", throttles.c.key == bindparam("username_key")),
