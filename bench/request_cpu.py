@@ -55,13 +55,19 @@ def step_key(service, method, path):
 def wrapped(module, factory):
     """A gunicorn app factory: `module.factory()`, each request's CPU appended to a file per worker."""
     app = getattr(importlib.import_module(module), factory)()
-    service = next(name for name in ("auth_server", "client_app", "notes_api") if name in module + factory)
+    service = next((name for name in ("auth_server", "client_app", "notes_api") if name in module + factory), None)
+    if service is None:
+        raise SystemExit(f"bench.request_cpu measures the flow's three services, not {module}:{factory}")
     folder = Path(os.environ["REQUEST_CPU_DIR"])
     files = {}
 
     def middleware(environ, start_response):
         started = time.process_time()
-        body = b"".join(app(environ, start_response))  # the app's whole answer, its teardown included
+        answer = app(environ, start_response)
+        try:
+            body = b"".join(answer)  # the app's whole answer, its teardown included
+        finally:
+            getattr(answer, "close", lambda: None)()  # WSGI: the server closes what the app returned
         cpu_us = (time.process_time() - started) * 1e6
         if os.getpid() not in files:  # a file per worker, opened after the fork
             files[os.getpid()] = open(folder / f"{service}-{os.getpid()}.txt", "a", buffering=1)
@@ -101,7 +107,8 @@ def measure(kind, flows, folder):
 
 
 def report(medians):
-    """The table: a row per step, a column per kind, and the flow's total without the password check."""
+    """The table: a row per step, a column per kind, and the flow's total without the password check
+    ("-" where a step was not seen, and then no total for that kind)."""
     lines = [f"{'request (CPU µs, median)':40s}" + "".join(f"{kind:>9s}" for kind in medians)]
     totals = dict.fromkeys(medians, 0)
     for service, key, label in STEPS:
@@ -109,10 +116,13 @@ def report(medians):
         for kind, found in medians.items():
             value = found.get((service, key))
             row.append(f"{value:9.0f}" if value is not None else f"{'-':>9s}")
-            if value is not None and key != "POST login":
+            if value is None:
+                totals[kind] = None
+            elif key != "POST login" and totals[kind] is not None:
                 totals[kind] += value
         lines.append(f"{service.split('_')[0] + ' ' + label:40s}" + "".join(row))
-    lines.append(f"{'a flow without the password check':40s}" + "".join(f"{total:9.0f}" for total in totals.values()))
+    lines.append(f"{'a flow without the password check':40s}"
+                 + "".join(f"{total:9.0f}" if total is not None else f"{'-':>9s}" for total in totals.values()))
     return "\n".join(lines)
 
 

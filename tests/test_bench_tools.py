@@ -182,6 +182,15 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
             service.stop()
 
 
+def test_request_cpu_reports_a_missing_step_and_no_total():
+    """A step one kind never served shows "-", and that kind gets no flow total."""
+    medians = {"stack": {(service, key): 100 for service, key, _ in request_cpu.STEPS},
+               "lean": {(service, key): 50 for service, key, _ in request_cpu.STEPS[1:]}}
+    table = request_cpu.report(medians).splitlines()
+    assert table[1].split()[-2:] == ["100", "-"]
+    assert table[-1].split()[-2:] == [str(100 * (len(request_cpu.STEPS) - 1)), "-"]
+
+
 def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors(capsys):
     """bench.request_cpu: every request of the flow, on the stack and both floors, with the
     CPU its service spent on it; the stack's login POST checks a password, the floors' do not."""
@@ -194,4 +203,7 @@ def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors
         assert len(figures) == len(request_cpu.KINDS) and all(int(figure) > 0 for figure in figures), label
     stack, lean, empty = map(int, rows["auth login POST (password check)"])
     assert stack > 10 * max(lean, empty)  # Argon2id, tens of ms
+    # Per request, not summed: the stack's pages each cost a few ms, far below its password check.
+    assert all(int(figures[0]) < stack / 3 for label, figures in rows.items() if label.startswith("auth ")
+               and "password" not in label)
     assert run.APP_WRAPPER is None  # the bench's other runs start the apps as they are
