@@ -236,6 +236,22 @@ def profile_of(login):
 _back_channel = {}
 
 
+def http_session():
+    """A requests session that reads nothing from the environment (requests' trust_env).
+
+    No proxy: calls go straight to the AS and the notes API. No ~/.netrc: requests
+    sends netrc credentials on any call made without auth=, over the call's own
+    Authorization header, so an entry for the API's host would replace the bearer
+    token. (Reading them also cost about 0.15 ms a call.) A private CA (an https AS or
+    notes API) is still honoured, from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE as requests
+    would, read when the session is made.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return session
+
+
 def back_channel():
     """This process's HTTP session for every back-channel call (the AS, the notes API).
 
@@ -243,20 +259,11 @@ def back_channel():
     time), and never shared by two forked gunicorn workers; a server that keeps
     connections open (gunicorn's sync workers do not) gets them reused. It keeps no
     cookies: a cookie a server sets on one user's call must never ride on the next user's.
-
-    It reads nothing from the environment on each call (requests' trust_env): no proxy,
-    and no ~/.netrc, whose entry for the API's host would replace the bearer token
-    (requests sends netrc credentials on any call made without auth=). Reading them
-    cost about 0.15 ms a call. A private CA (an https AS or notes API) is still honoured,
-    read once from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, as requests would. No proxy:
-    the back channel goes straight to the AS and the API.
     """
     pid = os.getpid()
     if _back_channel.get("pid") != pid:
-        session = requests.Session()
+        session = http_session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # accept none
-        session.trust_env = False
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         _back_channel.update(pid=pid, session=session)
     return _back_channel["session"]
 

@@ -14,7 +14,6 @@ The attacks themselves are in attacks.py. Everything here is shared by them:
 
 import html
 import json
-import os
 import re
 import secrets
 import time
@@ -40,6 +39,7 @@ from ..masking import mask_params
 from ..masking import mask_url
 from ..oauth_client import AuthServer
 from ..oauth_client import client_authentication
+from ..oauth_client import http_session
 
 # The four verdicts, as the page and the command line print them.
 BLOCKED = "BLOCKED"
@@ -69,19 +69,6 @@ SERVICE_NAMES = {
     "client_app": "the notes client (client_app)",
     "notes_api": "the Notes API (notes_api)",
 }
-
-
-def http_session():
-    """A requests session for the lab: a browser of its own (cookies), or the lab's client.
-
-    Like the client's back channel, it reads nothing from the environment: a ~/.netrc
-    entry would put a password in place of an attack's own Authorization header, and
-    the attack would be blocked for the wrong reason.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return session
 
 
 class CouldNotRun(Exception):
