@@ -48,8 +48,8 @@ from .kit import callback_params
 from .kit import code_from
 from .kit import csrf_token
 from .kit import exchange_code
-from .kit import http_session
 from .kit import finish_sign_in
+from .kit import http_session
 from .kit import login_form
 from .kit import observed
 from .kit import push
