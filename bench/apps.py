@@ -53,6 +53,7 @@ def floor_client_app():
     """The client's four pages, each as its real view sends or calls, with nothing done in between."""
     app = Flask("floor_client")
     back_channel = requests.Session()
+    back_channel.trust_env = False  # as client_app's back channel (oauth_client.http_session)
     auth_server, notes_api = os.environ["FLOOR_AUTH_SERVER"], os.environ["FLOOR_NOTES_API"]
 
     @app.get("/")

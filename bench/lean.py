@@ -290,6 +290,7 @@ def lean_client_app():
     issuer, notes_api = os.environ["FLOOR_AUTH_SERVER"], os.environ["FLOOR_NOTES_API"]
     own_url = os.environ["FLOOR_CLIENT_APP"]
     back_channel = requests.Session()
+    back_channel.trust_env = False  # as client_app's back channel (oauth_client.http_session)
     check_token = token_checker(issuer)
     csrf_key = secrets.token_bytes(32)
     db = Database(os.environ["FLOOR_DB_DIR"] + "/lean_client.sqlite", """

@@ -54,12 +54,12 @@ def step_key(service, method, path):
 
 def wrapped(module, factory):
     """A gunicorn app factory: `module.factory()`, each request's CPU appended to a file per worker."""
-    app = getattr(importlib.import_module(module), factory)()
-    service = next((name for name in ("auth_server", "client_app", "notes_api") if name in module + factory), None)
+    service = next((name for name in ("auth_server", "client_app", "notes_api") if name in f"{module}:{factory}"),
+                   None)
     if service is None:
         raise SystemExit(f"bench.request_cpu measures the flow's three services, not {module}:{factory}")
+    app = getattr(importlib.import_module(module), factory)()
     folder = Path(os.environ["REQUEST_CPU_DIR"])
-    files = {}
 
     def middleware(environ, start_response):
         started = time.process_time()
@@ -69,9 +69,9 @@ def wrapped(module, factory):
         finally:
             getattr(answer, "close", lambda: None)()  # WSGI: the server closes what the app returned
         cpu_us = (time.process_time() - started) * 1e6
-        if os.getpid() not in files:  # a file per worker, opened after the fork
-            files[os.getpid()] = open(folder / f"{service}-{os.getpid()}.txt", "a", buffering=1)
-        files[os.getpid()].write(f"{service}\t{environ['REQUEST_METHOD']}\t{environ['PATH_INFO']}\t{cpu_us:.0f}\n")
+        # A file per worker, appended to once the clock has stopped.
+        with open(folder / f"{service}-{os.getpid()}.txt", "a") as record:
+            record.write(f"{service}\t{environ['REQUEST_METHOD']}\t{environ['PATH_INFO']}\t{cpu_us:.0f}\n")
         return [body]
 
     return middleware
@@ -87,7 +87,9 @@ def measure(kind, flows, folder):
     try:
         stack = run.start_stack(folder, rate_limit=10**9) if kind == "stack" else run.start_floor_stack(folder, kind)
     finally:
-        run.APP_WRAPPER = None  # whatever else this process starts, it starts as it is
+        # Whatever else this process starts, it starts as it is.
+        run.APP_WRAPPER = None
+        del os.environ["REQUEST_CPU_DIR"]
     try:
         for _ in range(5):  # warm-up: connections, caches, keys
             run.full_flow(stack)

@@ -182,6 +182,32 @@ def test_the_lean_floor_does_each_steps_protocol_work(tmp_path):
             service.stop()
 
 
+def test_request_cpu_records_each_request_and_closes_what_the_app_returned(tmp_path, monkeypatch):
+    """The middleware writes a line per request (service, method, path, CPU µs), passes the
+    answer on, and closes the app's iterable as a WSGI server must."""
+    closed = []
+
+    class Answer(list):
+        def close(self):
+            closed.append(True)
+
+    def fake_app(environ, start_response):
+        start_response("200 OK", [])
+        return Answer([b"he", b"llo"])
+
+    monkeypatch.setenv("REQUEST_CPU_DIR", str(tmp_path))
+    module = type("FakeModule", (), {"create_app": staticmethod(lambda: fake_app)})
+    monkeypatch.setattr(request_cpu.importlib, "import_module", lambda name: module)
+    app = request_cpu.wrapped("auth_server", "create_app")
+    assert app({"REQUEST_METHOD": "POST", "PATH_INFO": "/oauth/par"}, lambda status, headers: None) == [b"hello"]
+    assert closed == [True]
+    [record] = tmp_path.iterdir()
+    service, method, path, cpu_us = record.read_text().strip().split("\t")
+    assert (service, method, path) == ("auth_server", "POST", "/oauth/par") and int(cpu_us) >= 0
+    with pytest.raises(SystemExit):
+        request_cpu.wrapped("bench.apps", "trivial_app")
+
+
 def test_request_cpu_reports_a_missing_step_and_no_total():
     """A step one kind never served shows "-", and that kind gets no flow total."""
     medians = {"stack": {(service, key): 100 for service, key, _ in request_cpu.STEPS},

@@ -195,7 +195,10 @@ class TestBackChannelSession:
         assert oauth_client.back_channel().verify == "/etc/ssl/private-ca.pem"
         monkeypatch.setattr(oauth_client.os, "getpid", lambda: -3)
         monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl-ca.pem")  # requests' own fallback
+        assert oauth_client.back_channel().verify == "/etc/ssl/curl-ca.pem"
+        monkeypatch.setattr(oauth_client.os, "getpid", lambda: -4)
+        monkeypatch.delenv("CURL_CA_BUNDLE")
         assert oauth_client.back_channel().verify is True
 
     def test_a_cookie_from_one_call_never_rides_on_the_next(self, flow, http):
