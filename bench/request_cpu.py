@@ -46,8 +46,7 @@ KINDS = ("stack", "lean", "empty")
 def step_key(service, method, path):
     """The request's key in STEPS: the client's and the API's paths as they are, the AS's last word."""
     if service == "auth_server":
-        words = [word for word in path.split("/") if word and word != "oauth" and word != "interaction"]
-        named = [word for word in words if word in ("par", "authorize", "login", "consent", "token")]
+        named = [word for word in path.split("/") if word in ("par", "authorize", "login", "consent", "token")]
         return f"{method} {named[-1] if named else path}"
     return f"{method} {path}"
 

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from base64 import b64decode
+from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field
 from urllib.parse import parse_qsl
@@ -250,12 +251,10 @@ class Run:
         url = self.target.reach(url)
         service = self.target.service_of(url)
         try:
-            if browser is not None:
-                response = browser.request(method, url, timeout=self.target.timeout, allow_redirects=False, **kwargs)
-            else:
-                with http_session() as sender:
-                    response = sender.request(method, url, timeout=self.target.timeout,
-                                              allow_redirects=False, **kwargs)
+            # The browser's own session, or a fresh one for this request alone.
+            with nullcontext(browser) if browser is not None else http_session() as sender:
+                response = sender.request(method, url, timeout=self.target.timeout,
+                                          allow_redirects=False, **kwargs)
         except requests.Timeout:
             raise Unreachable(service, url, f"no answer within {self.target.timeout:g} s") from None
         except requests.RequestException as e:
