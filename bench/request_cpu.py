@@ -77,7 +77,8 @@ def wrapped(module, factory):
 
 
 def measure(kind, flows, folder):
-    """Play `flows` flows through one kind of stack; the median CPU µs of each step."""
+    """Play `flows` flows through one kind of stack: the median CPU µs of each step, and
+    the CPU ms a flow cost (see `per_flow`)."""
     records = folder / "records"
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir()
@@ -94,17 +95,31 @@ def measure(kind, flows, folder):
             run.full_flow(stack)
         for file in records.iterdir():
             file.write_text("")
+        processes_before, browser_before = {name: service.cpu_seconds() for name, service in stack.items()}, time.process_time()
         for _ in range(flows):
             run.full_flow(stack)
+        browser = time.process_time() - browser_before
+        processes = {name: service.cpu_seconds() - processes_before[name] for name, service in stack.items()}
     finally:
         for service in stack.values():
             service.stop()
-    costs = defaultdict(list)
+    costs, apps = defaultdict(list), 0
     for file in records.iterdir():
         for line in file.read_text().splitlines():
             service, method, path, cpu_us = line.split("\t")
             costs[(service, step_key(service, method, path))].append(int(cpu_us))
-    return {key: statistics.median(values) for key, values in costs.items() if len(values) >= flows / 2}
+            apps += int(cpu_us)
+    medians = {key: statistics.median(values) for key, values in costs.items() if len(values) >= flows / 2}
+    return medians, per_flow(apps / 1e6, sum(processes.values()), browser, flows)
+
+
+def per_flow(apps, processes, browser, flows):
+    """A flow's CPU in ms, from seconds over `flows` flows: the apps (every request, the password
+    check included), the services' processes in all, the gap between the two (gunicorn and
+    the sockets), and the browser."""
+    return {label: round(seconds / flows * 1000, 1) for label, seconds in (
+        ("the apps (password check included)", apps), ("the services' processes", processes),
+        ("outside the apps (gunicorn, sockets)", processes - apps), ("the benchmark's browser", browser))}
 
 
 def report(medians):
@@ -127,16 +142,26 @@ def report(medians):
     return "\n".join(lines)
 
 
+def report_per_flow(flow_costs):
+    """The second table: a row per part of a flow's CPU (ms), a column per kind."""
+    lines = [f"{'a flow (CPU ms)':40s}" + "".join(f"{kind:>9s}" for kind in flow_costs)]
+    for label in next(iter(flow_costs.values())):
+        lines.append(f"{label:40s}" + "".join(f"{costs[label]:9.1f}" for costs in flow_costs.values()))
+    return "\n".join(lines)
+
+
 def main(flows):
     folder = Path(tempfile.mkdtemp(prefix="parlab-request-cpu-"))
     try:
-        medians = {}
+        medians, flow_costs = {}, {}
         for kind in KINDS:
             (folder / kind).mkdir()
-            medians[kind] = measure(kind, flows, folder / kind)
+            medians[kind], flow_costs[kind] = measure(kind, flows, folder / kind)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(report(medians))
+    print()
+    print(report_per_flow(flow_costs))
 
 
 if __name__ == "__main__":

@@ -221,8 +221,8 @@ def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors
     """bench.request_cpu: every request of the flow, on the stack and both floors, with the
     CPU its service spent on it; the stack's login POST checks a password, the floors' do not."""
     request_cpu.main(2)
-    out = capsys.readouterr().out
-    rows = {line[:40].strip(): line[40:].split() for line in out.splitlines()[1:]}
+    steps, flow = capsys.readouterr().out.strip().split("\n\n")
+    rows = {line[:40].strip(): line[40:].split() for line in steps.splitlines()[1:]}
     labels = [service.split("_")[0] + " " + label for service, _, label in request_cpu.STEPS]
     assert list(rows) == labels + ["a flow without the password check"]
     for label, figures in rows.items():
@@ -233,3 +233,24 @@ def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors
     assert all(int(figures[0]) < stack / 3 for label, figures in rows.items() if label.startswith("auth ")
                and "password" not in label)
     assert run.APP_WRAPPER is None  # the bench's other runs start the apps as they are
+    # The flow's account: every kind, each part in ms; the gap is the processes' CPU less the apps'.
+    header, *parts = flow.splitlines()
+    assert header.split()[-3:] == list(request_cpu.KINDS)
+    account = {line[:40].strip(): [float(figure) for figure in line[40:].split()] for line in parts}
+    assert list(account) == ["the apps (password check included)", "the services' processes",
+                             "outside the apps (gunicorn, sockets)", "the benchmark's browser"]
+    apps, processes, outside, browser = account.values()
+    assert apps[0] > 3 * max(apps[1:])  # the stack's password check
+    assert all(abs(total - app - gap) <= 0.11 for app, total, gap in zip(apps, processes, outside))
+    assert all(figure > 0 for figure in browser)
+
+
+def test_request_cpu_accounts_for_a_flow_in_milliseconds():
+    """per_flow turns seconds over many flows into ms a flow, and the gap is processes less apps."""
+    assert request_cpu.per_flow(apps=0.5, processes=0.8, browser=0.2, flows=10) == {
+        "the apps (password check included)": 50.0, "the services' processes": 80.0,
+        "outside the apps (gunicorn, sockets)": 30.0, "the benchmark's browser": 20.0}
+    table = request_cpu.report_per_flow({
+        "stack": request_cpu.per_flow(0.5, 0.8, 0.2, 10), "lean": request_cpu.per_flow(0.1, 0.25, 0.1, 10)})
+    assert table.splitlines()[0].split()[-2:] == ["stack", "lean"]
+    assert table.splitlines()[3].split()[-2:] == ["30.0", "15.0"]
