@@ -1,0 +1,31 @@
+"""Each service's gunicorn.conf.py freezes, before forking, what its master built.
+
+With preload_app the app is built once in the master; gc.freeze() in the pre_fork
+hook moves those objects out of the collector's reach in every worker, so no request
+pays a full collection's walk over them (docs/benchmark.md, round ten). Checked in a
+real gunicorn, each service's own conf serving a probe app instead of the service.
+"""
+
+import pytest
+import requests
+
+from tests.stack import GUNICORN
+from tests.stack import HEALTH
+from tests.stack import Service
+from tests.stack import environment
+from tests.stack import free_port
+
+
+@pytest.mark.parametrize("name", sorted(HEALTH))
+def test_workers_start_with_the_masters_objects_frozen(name, tmp_path):
+    """A worker forked by this conf finds the objects its master built already frozen."""
+    port = free_port()
+    command = [GUNICORN, "-c", f"{name}/gunicorn.conf.py", "tests.integration.gc_probe:app"]
+    env = environment(PORT=str(port), WEB_CONCURRENCY="1", DATABASE_URL=f"sqlite:///{tmp_path}/{name}.sqlite")
+    service = Service(name, f"http://localhost:{port}", command, env, tmp_path / f"{name}.log").wait_until_up("/")
+    try:
+        # Every module gunicorn and the conf imported is in the master's frozen objects:
+        # thousands of them, where a worker freezing nothing would answer 0.
+        assert int(requests.get(service.url + "/", timeout=10).text) > 10_000
+    finally:
+        service.stop()
