@@ -20,12 +20,7 @@ control_socket_disable = True
 
 
 def pre_fork(server, worker):
-    """Before each worker is forked, freeze what the preloaded app built (Python docs, gc.freeze).
-
-    The collector never scans those objects again: a full collection in a worker
-    otherwise walks all of them, a single pause of tens of ms on whichever request
-    triggers it (73-83 ms in the auth server, docs/benchmark.md, round ten).
-    """
+    """Freeze what the preloaded app built: no worker's full collection walks it (benchmark.md, round ten)."""
     gc.freeze()
 
 

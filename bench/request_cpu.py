@@ -5,11 +5,15 @@
 Starts the stack as `make bench` does, then the lean floor and the empty one
 (bench/lean.py, bench/apps.py), each app wrapped in a small WSGI middleware that
 reads the worker's CPU time (`time.process_time`) before and after the app answers,
-plays `flows` full flows through each (default 60), and prints the median CPU of each
-request in µs. It counts only the app's own work, not gunicorn's reading and
-writing the socket, and, unlike a sampling profiler, never the time a process waits:
-on two cores a sampler also counts a process that is ready but has lost its CPU to the
-one it just woke (the server it sent a request to), as if it were working.
+and plays `flows` full flows through each (default 60). It prints two tables:
+- each request's median CPU in µs, the app's own work only: not gunicorn's reading and
+  writing the socket and, unlike a sampling profiler, never the time a process waits
+  (on two cores a sampler also counts a process that is ready but has lost its CPU to
+  the one it just woke, the server it sent a request to, as if it were working);
+- a whole flow's CPU in ms: what the apps spent, what each service's processes spent
+  in all (gunicorn's master and workers, from /proc), the difference (gunicorn's own
+  work and the kernel's on the sockets), and the benchmark's browser (this process).
+  /proc counts each process's CPU in 10 ms ticks: use 100 flows or more.
 """
 
 import importlib
@@ -104,7 +108,8 @@ def measure(kind, flows, folder):
     finally:
         for service in stack.values():
             service.stop()
-    costs, apps = defaultdict(list), 0
+    costs = defaultdict(list)
+    apps = 0
     for file in records.iterdir():
         for line in file.read_text().splitlines():
             service, method, path, cpu_us = line.split("\t")
@@ -115,10 +120,11 @@ def measure(kind, flows, folder):
 
 
 def per_flow(apps, processes, browser, flows):
-    """A flow's CPU in ms, from seconds over `flows` flows: the apps (every request, the password
-    check included), the services' processes in all, the gap between the two (gunicorn and
-    the sockets, and this tool's own line per request, written once its clock has stopped:
-    about 13 µs), and the browser."""
+    """Seconds over `flows` flows as ms a flow: apps, processes, the gap between them, browser.
+
+    The gap also holds this tool's own line per request (about 13 µs), written once its
+    clock has stopped.
+    """
     return {label: round(seconds / flows * 1000, 1) for label, seconds in (
         ("the apps (password check included)", apps), ("the services' processes", processes),
         ("outside the apps (gunicorn, sockets)", processes - apps), ("the benchmark's browser", browser))}

@@ -240,8 +240,9 @@ def test_request_cpu_prices_each_request_of_the_flow_on_the_stack_and_its_floors
     assert list(account) == ["the apps (password check included)", "the services' processes",
                              "outside the apps (gunicorn, sockets)", "the benchmark's browser"]
     apps, processes, outside, browser = account.values()
-    assert apps[0] > 3 * max(apps[1:])  # the stack's password check
+    assert apps[0] * 1000 >= stack - 100  # the stack's apps include its password check (µs, rounded)
     assert all(abs(total - app - gap) <= 0.11 for app, total, gap in zip(apps, processes, outside))
+    assert processes[0] > 0  # read from /proc: the stack's password checks alone are tens of ms
     assert all(figure > 0 for figure in browser)
 
 

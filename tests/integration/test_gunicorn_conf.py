@@ -1,9 +1,7 @@
-"""Each service's gunicorn.conf.py freezes, before forking, what its master built.
+"""Each service's gunicorn.conf.py freezes what its master built before forking a worker.
 
-With preload_app the app is built once in the master; gc.freeze() in the pre_fork
-hook moves those objects out of the collector's reach in every worker, so no request
-pays a full collection's walk over them (docs/benchmark.md, round ten). Checked in a
-real gunicorn, each service's own conf serving a probe app instead of the service.
+Checked in a real gunicorn: each service's own conf, serving a probe app in place of
+the service, answers from a worker that finds the master's objects frozen.
 """
 
 import pytest
@@ -25,7 +23,7 @@ def test_workers_start_with_the_masters_objects_frozen(name, tmp_path):
     service = Service(name, f"http://localhost:{port}", command, env, tmp_path / f"{name}.log").wait_until_up("/")
     try:
         # Every module gunicorn and the conf imported is in the master's frozen objects:
-        # thousands of them, where a worker freezing nothing would answer 0.
+        # tens of thousands of them, where a worker freezing nothing would answer 0.
         assert int(requests.get(service.url + "/", timeout=10).text) > 10_000
     finally:
         service.stop()
