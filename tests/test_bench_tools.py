@@ -73,10 +73,14 @@ def test_ab_leaves_no_process_of_a_run_behind(tmp_path):
 
 
 def test_push_cost_reports_statements_and_commits(capsys):
-    """bench.push_cost: one push's time, its statements and its one commit."""
+    """bench.push_cost: one push's time, its statements, its one commit and how long it held the write lock."""
     push_cost.main(5)
     out = capsys.readouterr().out
-    assert re.search(r"5 pushes: [\d.]+ ms each, [\d.]+ SQL statements and 1\.0 commits per push", out), out
+    found = re.search(r"5 pushes: ([\d.]+) ms each, [\d.]+ SQL statements and 1\.0 commits per push; "
+                      r"the write lock held (\d+) µs \(median, first write to commit\)", out)
+    assert found, out
+    # The lock is held for part of the push, never longer than a whole one.
+    assert 0 < int(found.group(2)) < float(found.group(1)) * 1000, out
 
 
 def test_the_bench_browser_runs_whole_flows_on_the_stack_and_on_its_floor(tmp_path):
