@@ -1,6 +1,8 @@
 """The benchmark's tools run and say what they measured: the in-process cost tools of
 docs/benchmark.md, and `make bench`'s browser against the stack and the flow's floors."""
 
+import copy
+import json
 import os
 import re
 import secrets
@@ -18,6 +20,9 @@ from bench import lean
 from bench import push_cost
 from bench import request_cpu
 from bench import run
+
+# A real run's report: the shape `make bench` writes, whose figures a test may replace.
+LAST_RUN = json.loads((run.ROOT / "bench" / "results" / "latest.json").read_text())
 
 
 def test_flow_cost_reports_every_step(capsys):
@@ -259,3 +264,53 @@ def test_request_cpu_accounts_for_a_flow_in_milliseconds():
         "stack": request_cpu.per_flow(0.5, 0.8, 0.2, 10), "lean": request_cpu.per_flow(0.1, 0.25, 0.1, 10)})
     assert table.splitlines()[0].split()[-2:] == ["stack", "lean"]
     assert table.splitlines()[3].split()[-2:] == ["30.0", "15.0"]
+
+
+def report_with(flow_ms, **rps):
+    """The last run's report with this flow p50 (without the login POST) and these
+    endpoints' req/s, its targets judged again."""
+    report = copy.deepcopy(LAST_RUN)
+    report["full_flow"][0]["p50_without_login_post_ms"] = flow_ms
+    for name, value in rps.items():
+        report["throughput"][name]["rps"] = value
+    report["targets"] = run.targets(report)
+    return report
+
+
+def test_bench_judges_every_target_of_the_issue_at_its_bound():
+    """`make bench` states each target with its ratio and PASS or FAIL: a figure at its
+    bound passes, one a hair beyond it fails (no rounding in its favour)."""
+    at_bound = report_with(25.0, trivial_endpoint=1000, par=250, discovery=500, notes_unprotected=1000,
+                           notes_protected=900, notes_healthz=1500, trivial_endpoint_python=1000,
+                           token_authorization_code=120)["targets"]
+    judged = {name: row["result"] for name, row in at_bound.items() if "result" in row}
+    assert judged == dict.fromkeys(("par_vs_trivial", "par_vs_discovery", "notes_token_pool_vs_unprotected",
+                                    "notes_token_pool_vs_healthz", "token_code_exchange_vs_trivial",
+                                    "full_flow_c1_p50_without_password_check_ms"), "PASS")
+    assert at_bound["par_vs_discovery"]["ratio"] == 0.5 and at_bound["par_vs_discovery"]["target"] == ">= 0.5"
+
+    beyond = report_with(25.1, trivial_endpoint=1000, par=249.9, discovery=500, notes_unprotected=1000,
+                         notes_protected=899.9, notes_healthz=1500, trivial_endpoint_python=1000,
+                         token_authorization_code=119.9)["targets"]
+    assert {name: row["result"] for name, row in beyond.items() if "result" in row} == dict.fromkeys(judged, "FAIL")
+    # Shown rounded, judged exactly: 0.2499 prints as 0.25 and still fails.
+    assert beyond["par_vs_trivial"]["ratio"] == 0.25
+
+
+def test_bench_table_prints_each_target_with_its_result():
+    """The printed table ends with one line per target: its result (if it has one), its
+    name, and its figures as JSON."""
+    report = report_with(60.0, par=100, trivial_endpoint=1000)
+    lines = run.table(report).splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("Targets"))
+    printed = lines[heading + 1:]
+    assert len(printed) == len(report["targets"])
+    for line, (name, row) in zip(printed, report["targets"].items()):
+        if "result" in row:
+            result, printed_name, figures = line.split(maxsplit=2)
+        else:
+            result, (printed_name, figures) = "", line.split(maxsplit=1)
+        assert (result, printed_name) == (row.get("result", ""), name)
+        assert json.loads(figures) == {k: v for k, v in row.items() if k != "result"}
+    assert report["targets"]["par_vs_trivial"] == {"ratio": 0.1, "target": ">= 0.25", "result": "FAIL"}
+    assert report["targets"]["full_flow_c1_p50_without_password_check_ms"]["result"] == "FAIL"
