@@ -20,6 +20,7 @@ from bench import lean
 from bench import push_cost
 from bench import request_cpu
 from bench import run
+from bench import scale
 
 # A real run's report: the shape `make bench` writes, whose figures a test may replace.
 LAST_RUN = json.loads((run.ROOT / "bench" / "results" / "latest.json").read_text())
@@ -314,3 +315,28 @@ def test_bench_table_prints_each_target_with_its_result():
         assert json.loads(figures) == {k: v for k, v in row.items() if k != "result"}
     assert report["targets"]["par_vs_trivial"] == {"ratio": 0.1, "target": ">= 0.25", "result": "FAIL"}
     assert report["targets"]["full_flow_c1_p50_without_password_check_ms"]["result"] == "FAIL"
+
+
+def test_bench_scale_points_the_proxy_at_one_replica(tmp_path):
+    """`make bench-scale`'s second half: the proxy's own conf with auth_server_1 alone
+    upstream, everything else as the stack runs it."""
+    stack_conf = (run.ROOT / "auth_proxy" / "nginx.conf").read_text()
+    one = scale.one_replica_conf(tmp_path).read_text()
+    assert re.findall(r"server (auth_server_\d):9000;", stack_conf) == ["auth_server_1", "auth_server_2", "auth_server_3"]
+    assert re.findall(r"server (auth_server_\d):9000;", one) == ["auth_server_1"]
+    # Only the two upstream lines went: every other line is the stack's own.
+    assert len(one.splitlines()) == len(stack_conf.splitlines()) - 2
+    assert set(one.splitlines()) <= set(stack_conf.splitlines())
+
+
+def test_bench_scale_prints_both_stacks_and_their_ratios():
+    """`make bench-scale`'s table: each stack's PAR and flows, then three replicas against one."""
+    report = json.loads((run.ROOT / "bench" / "results" / "scale.json").read_text())
+    printed = scale.table(report).splitlines()
+    for name in ("three_replicas", "one_replica"):
+        row = next(line for line in printed if line.strip().startswith(name.replace("_", " ")))
+        par, flow = report[name]["par"], report[name]["full_flow"]
+        assert row.split()[-4:] == [f"{par['rps']:.1f}", f"{par['p50_ms']:.2f}", f"{flow['flows_per_s']:.1f}",
+                                    f"{flow['p50_ms']:.1f}"]
+    ratios = report["ratios_three_to_one"]
+    assert printed[-1] == f"three replicas / one: PAR {ratios['par']}x, full flow {ratios['full_flow']}x"
