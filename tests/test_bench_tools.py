@@ -1,5 +1,6 @@
 """The benchmark's tools run and say what they measured: the in-process cost tools of
-docs/benchmark.md, and `make bench`'s browser against the stack and the flow's floors."""
+docs/benchmark.md, `make bench`'s browser against the stack and the flow's floors, its
+verdict on each target, and `make bench-scale`'s proxy conf and table."""
 
 import json
 import os
