@@ -26,6 +26,7 @@ ratio from this one run and PASS or FAIL.
 """
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -64,11 +65,19 @@ WEB = ("notes-web", "notes-web-secret")
 PYTHON_LOAD = "python http.client, 8 threads, kept-alive connections"
 
 
+def free_ports(count):
+    """`count` distinct loopback ports nobody listens on. The sockets stay open until all
+    are bound: one closed before the next is asked for could be handed out again."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def free_port():
     """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class Service:
@@ -81,13 +90,15 @@ class Service:
         self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
                                         stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if requests.get(self.url + health, timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
-        raise SystemExit(f"{name} did not start; see {self.log.name}")
+        self.stop()
+        tail = Path(self.log.name).read_text()[-2000:]
+        raise SystemExit(f"{name} did not start; the end of {self.log.name}:\n{tail}")
 
     def proc_files(self, name):
         """The text of /proc/<pid>/<name> for the process and its children (gunicorn
@@ -112,8 +123,9 @@ class Service:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
-        """SIGTERM, and wait."""
-        self.process.terminate()
+        """SIGTERM (to a process still running), and wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
         self.process.wait(timeout=30)
         self.log.close()
 
@@ -464,7 +476,7 @@ def soak(stack, db_path):
 
 def start_stack(workdir, rate_limit):
     """auth_server, notes_api and client_app as `make demo` runs them, on free ports."""
-    auth_port, client_port = free_port(), free_port()
+    auth_port, client_port, api_port = free_ports(3)
     issuer, client_url = f"http://localhost:{auth_port}", f"http://localhost:{client_port}"
     auth_env = {"PORT": str(auth_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/auth.sqlite",
                 "NOTES_WEB_REDIRECT_URI": client_url + "/callback"}
@@ -478,7 +490,8 @@ def start_stack(workdir, rate_limit):
     stack = {"auth_server": gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
                                      "/.well-known/jwks.json")}
     stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
-        "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"}, workdir, "/healthz")
+        "PORT": str(api_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
+        workdir, "/healthz")
     stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
         **client_env, "NOTES_API_URL": stack["notes_api"].url}, workdir, "/healthz")
     return stack
@@ -499,7 +512,7 @@ FLOORS = {
 def start_floor_stack(workdir, kind="empty"):
     """One of the FLOORS: the flow's twelve requests answered by the bench's own apps."""
     module, prefix, health = FLOORS[kind]
-    ports = {name: free_port() for name in health}
+    ports = dict(zip(health, free_ports(len(health))))
     urls = {f"FLOOR_{name.upper()}": f"http://localhost:{port}" for name, port in ports.items()}
     floor = {}
     try:

@@ -26,7 +26,7 @@ from bench.run import ROOT
 from bench.run import SECONDS
 from bench.run import WEB
 from bench.run import basic
-from bench.run import free_port
+from bench.run import free_ports
 from bench.run import full_flow
 from bench.run import machine
 from bench.run import measure_flows
@@ -65,7 +65,7 @@ def measure(stack, redirect_uri):
 
 def main():
     """Start the stack, measure three replicas then one, write the JSON, take it down."""
-    ports = {name: str(free_port()) for name in ("AUTH_PORT", "CLIENT_PORT", "API_PORT")}
+    ports = dict(zip(("AUTH_PORT", "CLIENT_PORT", "API_PORT"), map(str, free_ports(3))))
     stack = {"auth_server": SimpleNamespace(url=f"http://localhost:{ports['AUTH_PORT']}"),
              "client_app": SimpleNamespace(url=f"http://localhost:{ports['CLIENT_PORT']}")}
     redirect_uri = stack["client_app"].url + "/callback"

@@ -12,6 +12,7 @@ with any stack that has `client` and `auth` URLs: this module's, or the compose
 stack's published ports in tests/e2e.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -41,11 +42,20 @@ HEALTH = {"auth_server": "/.well-known/openid-configuration", "notes_api": "/hea
 TIMEOUT = 30
 
 
+def free_ports(count):
+    """`count` distinct loopback ports nobody is listening on right now. The sockets stay
+    open until all are bound: one closed before the next is asked for could be handed out
+    again, and two services given one port would leave the second unable to start."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def free_port():
     """A loopback port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def environment(**settings):
@@ -105,7 +115,7 @@ class Stack:
     def __init__(self, tmp, overrides=None):
         self.tmp = tmp
         self.overrides = overrides or {}
-        self.ports = {name: free_port() for name in HEALTH}
+        self.ports = dict(zip(HEALTH, free_ports(len(HEALTH))))
         self.auth = f"http://localhost:{self.ports['auth_server']}"
         self.client = f"http://localhost:{self.ports['client_app']}"
         self.api = f"http://localhost:{self.ports['notes_api']}"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import time
 from urllib.parse import parse_qs
 from urllib.parse import urljoin
@@ -21,6 +22,7 @@ from bench import push_cost
 from bench import request_cpu
 from bench import run
 from bench import scale
+from tests import stack
 
 
 def test_flow_cost_reports_every_step(capsys):
@@ -73,6 +75,28 @@ def test_ab_leaves_no_process_of_a_run_behind(tmp_path):
         time.sleep(0.05)
     else:
         raise AssertionError(f"process {pid} outlived its run")
+
+
+@pytest.mark.parametrize("free_ports", [run.free_ports, stack.free_ports], ids=["bench", "tests"])
+def test_free_ports_never_hands_out_one_port_twice(free_ports):
+    """A stack's ports are chosen before any of its services listens: each must differ
+    (three ports asked for one by one once gave two services the same port)."""
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+
+
+def test_a_service_that_cannot_bind_is_reported_with_its_log_and_stopped(tmp_path):
+    """A service whose port is taken exits; bench.run stops waiting for it, shows why
+    from its log, and leaves no process behind."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        before = set(run.children(os.getpid()))
+        with pytest.raises(SystemExit, match="did not start(.|\n)*Address already in use"):
+            run.gunicorn("notes_api", "notes_api:create_app()", {
+                "PORT": str(taken.getsockname()[1]), "ISSUER": "http://localhost:9",
+                "DATABASE_URL": f"sqlite:///{tmp_path}/notes.sqlite"}, tmp_path, "/healthz")
+        assert set(run.children(os.getpid())) <= before
 
 
 def test_push_cost_reports_statements_and_commits(capsys):

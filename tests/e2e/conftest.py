@@ -20,7 +20,7 @@ import docker
 import pytest
 import requests
 
-from tests.stack import free_port
+from tests.stack import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth_server", "notes_api", "client_app")
@@ -84,7 +84,7 @@ class Stack:
         # e.g. docker-compose.scale.yml, has more of them).
         self.services = services
         # Free host ports too, so a running `make up` or `make demo` is no obstacle.
-        self.ports = {"auth_server": free_port(), "client_app": free_port(), "notes_api": free_port()}
+        self.ports = dict(zip(("auth_server", "client_app", "notes_api"), free_ports(3)))
         self.auth = f"http://localhost:{self.ports['auth_server']}"
         self.client = f"http://localhost:{self.ports['client_app']}"
         self.api = f"http://localhost:{self.ports['notes_api']}"

@@ -23,6 +23,7 @@ from tests.stack import Service
 from tests.stack import authorize
 from tests.stack import environment
 from tests.stack import free_port
+from tests.stack import free_ports
 from tests.stack import gunicorn
 from tests.stack import query
 
@@ -222,7 +223,7 @@ def start_provider_stack(node, tmp, issuer_path="", profile="par"):
     Profile at the provider, and client_app as notes-fapi (its one profile), whose keys
     the provider fetches from client_app's jwks_uri.
     """
-    ports = {name: free_port() for name in ("provider", "client_app", "notes_api")}
+    ports = dict(zip(("provider", "client_app", "notes_api"), free_ports(3)))
     provider_url = f"http://localhost:{ports['provider']}"
     issuer = provider_url + issuer_path
     client_url = f"http://localhost:{ports['client_app']}"

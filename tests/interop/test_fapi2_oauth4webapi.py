@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey
 from joserfc.jwk import RSAKey
 
 from tests.stack import authorize
-from tests.stack import free_port
+from tests.stack import free_ports
 
 from .conftest import NOTES_API
 from .conftest import RelyingParty
@@ -61,7 +61,7 @@ def fapi_services(tmp_path_factory, rp_keys, request):
         "dpop_bound_access_tokens": True,
         "id_token_signed_response_alg": "PS256",
     }]))
-    auth_port, api_port = free_port(), free_port()
+    auth_port, api_port = free_ports(2)
     issuer = f"http://localhost:{auth_port}"
     processes = []
     try:

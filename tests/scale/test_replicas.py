@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet
 from auth_server.config import Config
 from tests.stack import consent
 from tests.stack import environment
-from tests.stack import free_port
+from tests.stack import free_ports
 from tests.stack import gunicorn
 from tests.stack import query
 from tests.stack import sign_in
@@ -41,8 +41,8 @@ def replicas(postgres_url, tmp_path_factory):
     started = []
     try:
         # Started together: they race to create the tables and the first key.
-        for index in range(3):
-            started.append(gunicorn("auth_server", free_port(), logs / f"replica{index}.log", env))
+        for index, port in enumerate(free_ports(3)):
+            started.append(gunicorn("auth_server", port, logs / f"replica{index}.log", env))
         for replica in started:
             replica.wait_until_up("/.well-known/jwks.json", timeout=60)
         yield [replica.url for replica in started]
