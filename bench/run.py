@@ -123,10 +123,14 @@ class Service:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
-        """SIGTERM (to a process still running), and wait."""
+        """SIGTERM (to a process still running), and wait; kill one that hangs."""
         if self.process.poll() is None:
             self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.log.close()
 
 
@@ -487,13 +491,19 @@ def start_stack(workdir, rate_limit):
         # client_app's logins per address alike (each flow is a new browser).
         auth_env["PAR_RATE_LIMIT"] = str(rate_limit)
         client_env["LOGINS_PER_ADDRESS"] = str(rate_limit)
-    stack = {"auth_server": gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
-                                     "/.well-known/jwks.json")}
-    stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
-        "PORT": str(api_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
-        workdir, "/healthz")
-    stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
-        **client_env, "NOTES_API_URL": stack["notes_api"].url}, workdir, "/healthz")
+    stack = {}
+    try:
+        stack["auth_server"] = gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
+                                        "/.well-known/jwks.json")
+        stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
+            "PORT": str(api_port), "ISSUER": issuer, "DATABASE_URL": f"sqlite:///{workdir}/notes.sqlite"},
+            workdir, "/healthz")
+        stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
+            **client_env, "NOTES_API_URL": stack["notes_api"].url}, workdir, "/healthz")
+    except BaseException:
+        for service in stack.values():  # one did not start: stop those that did
+            service.stop()
+        raise
     return stack
 
 

@@ -84,7 +84,7 @@ class Service:
             try:
                 if requests.get(self.url + path, timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or busy starting
                 pass
             time.sleep(0.1)
         pytest.fail(f"{self.name} did not come up:\n{self.log()}")
@@ -94,9 +94,13 @@ class Service:
         return self.log_path.read_text()
 
     def stop(self):
-        """Stop the process (gunicorn stops its workers on SIGTERM)."""
+        """Stop the process (gunicorn stops its workers on SIGTERM); kill one that hangs."""
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def gunicorn(name, port, log_path, env):

@@ -34,8 +34,9 @@ def test_encoded_control_characters_forge_no_line(name, tmp_path):
     path = f"/x%0a[{name}]%20fake%20200%0d%1b[31m"
     port = free_port()
     env = environment(WEB_CONCURRENCY="1", DATABASE_URL=f"sqlite:///{tmp_path}/{name}.sqlite")
-    service = gunicorn(name, port, tmp_path / f"{name}.log", env).wait_until_up(HEALTH[name])
+    service = gunicorn(name, port, tmp_path / f"{name}.log", env)
     try:
+        service.wait_until_up(HEALTH[name])
         assert get(port, path + "?code=query-secret&request_uri=query-uri") == 404
         assert get(port, HEALTH[name] + "?after=1") == 200  # the line above is written by now
         log = service.log()

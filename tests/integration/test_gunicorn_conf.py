@@ -20,8 +20,9 @@ def test_workers_start_with_the_masters_objects_frozen(name, tmp_path):
     port = free_port()
     command = [GUNICORN, "-c", f"{name}/gunicorn.conf.py", "tests.integration.gc_probe:app"]
     env = environment(PORT=str(port), WEB_CONCURRENCY="1", DATABASE_URL=f"sqlite:///{tmp_path}/{name}.sqlite")
-    service = Service(name, f"http://localhost:{port}", command, env, tmp_path / f"{name}.log").wait_until_up("/")
+    service = Service(name, f"http://localhost:{port}", command, env, tmp_path / f"{name}.log")
     try:
+        service.wait_until_up("/")
         # Every module gunicorn and the conf imported is in the master's frozen objects:
         # tens of thousands of them, where a worker freezing nothing would answer 0.
         assert int(requests.get(service.url + "/", timeout=10).text) > 10_000
