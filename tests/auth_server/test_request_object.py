@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
@@ -26,11 +27,20 @@ def app(make_app, test_config, client_keys):
     return make_app({**test_config, "CLIENTS": [*Config.CLIENTS, rp]})
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim in seconds from when the request object is signed: a time fixed when
+    the parameters below are collected would be minutes old by then in a full run."""
+    seconds: int
+
+
 def request_object(flow, key, alg=None, header=None, **claims):
     """The flow's authorization request as a JWT signed by the client (RFC 9101 §4)."""
-    values = {"iss": JWT_RP, "aud": ISSUER, "nbf": int(time.time()), "exp": int(time.time()) + 300,
+    values = {"iss": JWT_RP, "aud": ISSUER, "nbf": FromNow(0), "exp": FromNow(300),
               "client_id": JWT_RP, **flow.params(), **claims}
-    values = {name: value for name, value in values.items() if value is not None}
+    now = int(time.time())
+    values = {name: now + value.seconds if isinstance(value, FromNow) else value
+              for name, value in values.items() if value is not None}
     alg = alg or key.alg
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "oauth-authz-req+jwt", **(header or {})},
                       values, key, algorithms=[alg])
@@ -118,12 +128,12 @@ def test_an_alg_not_accepted_is_refused(flow, client_keys):
     {"iss": None},
     {"aud": "https://other-as.example"},                    # aud is our issuer
     {"aud": None},
-    {"exp": int(time.time()) - 300},                        # expired
+    {"exp": FromNow(-300)},                                 # expired
     {"exp": None},
     {"nbf": None},                                          # FAPI 2.0: nbf required
-    {"nbf": int(time.time()) + 600},                        # not yet valid
-    {"nbf": int(time.time()) - 7200, "exp": int(time.time()) + 60},   # nbf over 60 min old
-    {"exp": int(time.time()) + 7200},                       # exp - nbf over 60 min
+    {"nbf": FromNow(600)},                                  # not yet valid
+    {"nbf": FromNow(-7200), "exp": FromNow(60)},            # nbf over 60 min old
+    {"exp": FromNow(7200)},                                 # exp - nbf over 60 min
     {"client_id": "notes-web"},                             # RFC 9101 §5: must be the client's
     {"request_uri": "urn:ietf:params:oauth:request_uri:x"},  # RFC 9126 §2.1
     {"max_age": 60},                                        # a parameter must be a string
