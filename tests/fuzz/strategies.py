@@ -11,6 +11,7 @@ import base64
 import json
 import os
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -19,6 +20,9 @@ from hypothesis import strategies as st
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10000" if os.environ.get("CI") == "true" else "1500"))
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# pytest.ini gives a test 300 s. 10,000 examples take about half of that on CI's two
+# cores, too little room for a busy machine: a fuzz test gets 900 s.
+FUZZ_TIMEOUT = pytest.mark.timeout(900)
 
 # Long non-ASCII values: the test client sends them as hundreds to thousands of
 # %XX-encoded UTF-8 bytes (2,000 "é" are 6 KB of %C3%A9). One character repeated, or

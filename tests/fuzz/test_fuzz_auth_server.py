@@ -6,10 +6,13 @@ from hypothesis import given
 from auth_server import create_app
 
 from .strategies import FUZZ_SETTINGS
+from .strategies import FUZZ_TIMEOUT
 from .strategies import check_response
 from .strategies import http_requests
 from .strategies import mutated
 from .strategies import send
+
+pytestmark = FUZZ_TIMEOUT
 
 PAR_FIELDS = ["client_id", "client_secret", "response_type", "redirect_uri", "scope", "state", "nonce",
               "code_challenge", "code_challenge_method", "audience", "resource", "request_uri", "prompt"]

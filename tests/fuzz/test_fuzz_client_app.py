@@ -15,9 +15,12 @@ from client_app import create_app
 from ..client_app.conftest import FakeAuthServer
 from ..client_app.conftest import FakeNotesApi
 from .strategies import FUZZ_SETTINGS
+from .strategies import FUZZ_TIMEOUT
 from .strategies import check_response
 from .strategies import http_requests
 from .strategies import send
+
+pytestmark = FUZZ_TIMEOUT
 
 ISSUER = "http://as.test:9000"
 ENDPOINTS = [

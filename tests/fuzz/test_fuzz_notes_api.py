@@ -12,9 +12,12 @@ from joserfc.jwk import RSAKey
 from notes_api import create_app
 
 from .strategies import FUZZ_SETTINGS
+from .strategies import FUZZ_TIMEOUT
 from .strategies import check_response
 from .strategies import http_requests
 from .strategies import send
+
+pytestmark = FUZZ_TIMEOUT
 
 ISSUER = "http://localhost:9000"
 ENDPOINTS = [
