@@ -123,14 +123,10 @@ class Service:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
-        """SIGTERM (to a process still running), and wait; kill one that hangs."""
+        """SIGTERM (to a process still running), and wait."""
         if self.process.poll() is None:
             self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.wait(timeout=30)
         self.log.close()
 
 
