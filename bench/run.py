@@ -474,6 +474,19 @@ def soak(stack, db_path):
 
 # ---- the run ---------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def started_together():
+    """A dict to start services into, {name: Service}: if one does not start, those that
+    did are stopped before the error goes on."""
+    services = {}
+    try:
+        yield services
+    except BaseException:
+        for service in services.values():
+            service.stop()
+        raise
+
+
 def start_stack(workdir, rate_limit):
     """auth_server, notes_api and client_app as `make demo` runs them, on free ports."""
     auth_port, client_port, api_port = free_ports(3)
@@ -487,8 +500,7 @@ def start_stack(workdir, rate_limit):
         # client_app's logins per address alike (each flow is a new browser).
         auth_env["PAR_RATE_LIMIT"] = str(rate_limit)
         client_env["LOGINS_PER_ADDRESS"] = str(rate_limit)
-    stack = {}
-    try:
+    with started_together() as stack:
         stack["auth_server"] = gunicorn("auth_server", "auth_server:create_app()", auth_env, workdir,
                                         "/.well-known/jwks.json")
         stack["notes_api"] = gunicorn("notes_api", "notes_api:create_app()", {
@@ -496,10 +508,6 @@ def start_stack(workdir, rate_limit):
             workdir, "/healthz")
         stack["client_app"] = gunicorn("client_app", "client_app:create_app()", {
             **client_env, "NOTES_API_URL": stack["notes_api"].url}, workdir, "/healthz")
-    except BaseException:
-        for service in stack.values():  # one did not start: stop those that did
-            service.stop()
-        raise
     return stack
 
 
@@ -520,17 +528,12 @@ def start_floor_stack(workdir, kind="empty"):
     module, prefix, health = FLOORS[kind]
     ports = dict(zip(health, free_ports(len(health))))
     urls = {f"FLOOR_{name.upper()}": f"http://localhost:{port}" for name, port in ports.items()}
-    floor = {}
-    try:
+    with started_together() as floor:
         for name, path in health.items():
             floor[name] = Service(f"{prefix}_{name}", [GUNICORN, "-c", "auth_server/gunicorn.conf.py",
                                                        app_spec(f"{module}:{prefix}_{name}()")],
                                   {"PORT": str(ports[name]), "WEB_CONCURRENCY": "2", "FLOOR_DB_DIR": str(workdir),
                                    **urls}, workdir, path)
-    except BaseException:
-        for service in floor.values():  # one did not start: stop those that did
-            service.stop()
-        raise
     return floor
 
 
